@@ -1,0 +1,37 @@
+"""Exceptions the harness raises at its users.
+
+Two families, kept apart on purpose: a `UsageError` means the harness was asked something it
+cannot do (fix the call, not the code under test) and is raised before any thread starts; a
+failure found in the code under test is never an exception of the harness itself but a
+result (see `harness.runtime.outcome`).
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base of every exception the harness raises on purpose."""
+
+
+class UsageError(HarnessError, ValueError):
+    """The harness was called with something it cannot use; the message says what."""
+
+
+class NoWorkersError(UsageError):
+    """A run was asked for with no worker callables."""
+
+
+class NotCallableWorkerError(UsageError, TypeError):
+    """A worker given to a run is not callable."""
+
+
+class UnknownGranularityError(UsageError):
+    """A scheduling-point granularity other than gil, access or opcode was named."""
+
+
+class UnknownModuleError(UsageError, ModuleNotFoundError):
+    """A module to instrument could not be imported or cannot be instrumented."""
+
+
+class ScheduleError(UsageError):
+    """A decision source returned a thread that cannot run."""

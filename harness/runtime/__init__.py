@@ -1,0 +1,25 @@
+"""The controlled runtime: real threads, one running at a time, switched at scheduling points.
+
+Files, by question: where may a thread be preempted? `points`. Which code is instrumented?
+`instrument`, with the two hook backends `hooks_monitoring` (3.12+) and `hooks_settrace`
+(3.11). Where is a thread parked? `worker`. Who runs next, and what happens on a block, a
+deadlock or a hang? `executor`. How do locks and sleeps cooperate? `sync`, `clock`, `world`.
+"""
+
+from harness.runtime.executor import Executor, run_threads, shared_executor
+from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, WorkerError
+from harness.runtime.points import GRANULARITIES
+from harness.runtime.world import World
+
+__all__ = [
+    "GRANULARITIES",
+    "Deadlock",
+    "Executor",
+    "Livelock",
+    "RunResult",
+    "Stuck",
+    "WorkerError",
+    "World",
+    "run_threads",
+    "shared_executor",
+]

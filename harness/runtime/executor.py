@@ -1,0 +1,578 @@
+"""Runs callables on real threads, one at a time, switching only where a decision source says.
+
+`Executor.run` is the whole runtime seen from outside: give it worker callables and a
+`DecisionSource`, get a `RunResult`. Inside, a `Run` holds the scheduling state of one
+execution -- step counter, runnable set, trace -- and is driven from the worker threads
+themselves: the thread that reaches a scheduling point asks the decision source who goes on
+and hands its baton over directly. The test thread only starts the run and keeps watch.
+
+Hangs never hang the harness:
+- deadlock: the last runnable thread blocks with nobody left to wake it -> `Deadlock`,
+  detected synchronously, with the wait-for cycle;
+- livelock: more than `max_steps` scheduling points -> `Livelock` with the hottest spots;
+- stuck: no scheduling point for `stuck_after` real seconds (a thread blocked or spinning in
+  uninstrumented code) -> `Stuck` with every thread's stack, noticed by the test thread.
+Afterwards every parked thread is unwound with `RunAborted`, one at a time, so the pool is
+clean for the next run.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+import types
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+from harness.errors import NotCallableWorkerError, NoWorkersError, ScheduleError, UsageError
+from harness.runtime import registry
+from harness.runtime.clock import VirtualClock
+from harness.runtime.hooks import process_hooks
+from harness.runtime.instrument import resolve_modules
+from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, Waiter, WorkerError
+from harness.runtime.points import (
+    DEFAULT_GRANULARITY,
+    MISSING,
+    Point,
+    check_granularity,
+    evaluate,
+    instance_attr,
+    item_value,
+)
+from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, caller_site, user_site
+from harness.runtime.worker import RunAborted, Worker
+from harness.runtime.world import _REAL_TIME, World, active_world
+from harness.schedule.base import DecisionSource
+from harness.trace import RawEvent, Trace
+
+_real_monotonic = _REAL_TIME["monotonic"]
+_SLEEP = "sleep"
+MAX_THREADS = 64
+DEFAULT_MAX_STEPS = 100_000
+DEFAULT_STUCK_AFTER = 5.0
+
+
+class Run:
+    """Scheduling state of one execution. Mutated only by the thread holding the CPU."""
+
+    def __init__(
+        self,
+        workers: list[Worker],
+        fns: Sequence[Callable[[], Any]],
+        decisions: DecisionSource,
+        clock: VirtualClock,
+        max_steps: int,
+        capture: bool,
+    ) -> None:
+        self.workers = workers
+        self.fns = fns
+        self.choose = decisions.choose
+        self.clock = clock
+        self.max_steps = max_steps
+        self.capture = capture
+        self.hooks = process_hooks()
+        self.step = 0
+        self.switches = 0
+        self.finished_count = 0
+        self.raw: list[RawEvent] = []
+        self.runnable: tuple[int, ...] = tuple(range(len(fns)))
+        self.live: set[int] = set(range(len(fns)))
+        self.returns: list[Any] = [None] * len(fns)
+        self.errors: list[WorkerError] = []
+        self.hang: Deadlock | Livelock | Stuck | None = None
+        self.schedule_error: str | None = None
+        self.aborting = False
+        self.current = -1  # the thread holding the CPU
+        self.done = REAL_ALLOCATE_LOCK()
+        self.done.acquire()
+        self._sync_points: dict[tuple[str, str, str], Point] = {}
+
+    # -- the hot path: a controlled thread reached a scheduling point ------------------------
+
+    def at_point(self, w: Worker, point: Point, frame: types.FrameType) -> None:
+        if self.aborting:
+            raise RunAborted
+        if w.pending is not None:
+            self._resolve_write(w)
+        detail = self._capture(w, point, frame) if self.capture and point.owner else None
+        self._reach(w, point, detail)
+
+    def _reach(self, w: Worker, point: Point, detail: list[Any] | None) -> None:
+        step = self.step = self.step + 1
+        if step > self.max_steps:
+            self._abort(self._livelock())
+            raise RunAborted
+        self.raw.append((step, w.tid, point, detail))
+        nxt = self.choose(step, w.tid, self.runnable)
+        if nxt != w.tid:
+            self._hand_off(w, nxt)
+
+    def _hand_off(self, w: Worker, nxt: int) -> None:
+        if nxt not in self.runnable:
+            self.schedule_error = (
+                f"decision source chose thread {nxt!r}, not runnable (runnable: {self.runnable})"
+            )
+            self._abort(None)
+            raise RunAborted
+        self.switches += 1
+        self.current = nxt
+        self.workers[nxt].baton.release()
+        w.park()
+
+    # -- values for the trace, read without running user code --------------------------------
+
+    def _capture(self, w: Worker, point: Point, frame: types.FrameType) -> list[Any] | None:
+        assert point.owner is not None
+        owner = evaluate(point.owner, frame)
+        if owner is MISSING:
+            return None
+        kind = point.kind
+        if point.key is not None:
+            key = evaluate(point.key, frame)
+            if key is MISSING:
+                return None
+            if kind == "read":
+                return [key, item_value(owner, key)]
+            detail = [key, MISSING]
+            if kind == "write":
+                w.pending = (detail, owner, key, True)
+            return detail
+        if point.attr is None:
+            return None
+        if kind == "read":
+            return [MISSING, instance_attr(owner, point.attr)]
+        detail = [MISSING, MISSING]
+        if kind == "write":
+            w.pending = (detail, owner, point.attr, False)
+        return detail
+
+    def _resolve_write(self, w: Worker) -> None:
+        """Fill in the value a write stored, now that it has happened (same thread, no switch)."""
+        assert w.pending is not None
+        detail, owner, name, is_item = w.pending
+        w.pending = None
+        detail[1] = item_value(owner, name) if is_item else instance_attr(owner, name)
+
+    # -- blocking, waking, sleeping: called by the patched primitives -------------------------
+
+    def sync_point(self, w: Worker, kind: str, target: str) -> None:
+        """A scheduling point inside a primitive (acquire, release, sleep)."""
+        if self.aborting:
+            raise RunAborted
+        if w.pending is not None:
+            self._resolve_write(w)
+        site = caller_site(3)
+        key = (site, kind, target)
+        point = self._sync_points.get(key)
+        if point is None:
+            module, _, line = site.rpartition(":")
+            point = Point(module, int(line) if line.isdigit() else 0, -1, kind, kind, target)
+            self._sync_points[key] = point
+        self._reach(w, point, None)
+
+    def acquire(self, w: Worker, lock: Lock, blocking: bool, timeout: float) -> bool:
+        self.sync_point(w, "acquire", lock.name)
+        if lock.try_acquire(w.tid):
+            return True
+        if not blocking:
+            return False
+        deadline = None if timeout is None or timeout < 0 else self.clock.elapsed + timeout
+        while True:
+            if deadline is not None and self.clock.elapsed >= deadline:
+                return False
+            self.block(w, lock, deadline)
+            if lock.try_acquire(w.tid):
+                return True
+            if w.timed_out:
+                return False
+
+    def released(self, w: Worker, lock: Lock) -> None:
+        if self.aborting:
+            return
+        self._wake_waiters(lock)
+        self.sync_point(w, "release", lock.name)
+
+    def sleep(self, w: Worker, seconds: float) -> None:
+        self.sync_point(w, "sleep", f"{seconds:g}s")
+        if seconds > 0:
+            self.block(w, _SLEEP, self.clock.elapsed + seconds)
+
+    def block(self, w: Worker, on: Any, deadline: float | None) -> None:
+        """Mark `w` blocked on `on` (or asleep until `deadline`) and give the CPU away."""
+        w.blocked_on = on
+        w.deadline = deadline
+        w.timed_out = False
+        self._set_runnable(w.tid, False)
+        nxt = self._pick_next()
+        if nxt is None:
+            self._abort(self._deadlock())
+            raise RunAborted
+        if nxt != w.tid:
+            self.switches += 1
+            self.current = nxt
+            self.workers[nxt].baton.release()
+            w.park()
+
+    def _wake_waiters(self, on: Any) -> None:
+        for tid in sorted(self.live):
+            worker = self.workers[tid]
+            if worker.blocked_on is on:
+                self._wake(worker)
+
+    def _wake(self, worker: Worker) -> None:
+        worker.blocked_on = None
+        worker.deadline = None
+        self._set_runnable(worker.tid, True)
+
+    def _set_runnable(self, tid: int, runnable: bool) -> None:
+        current = set(self.runnable)
+        if runnable:
+            current.add(tid)
+        else:
+            current.discard(tid)
+        self.runnable = tuple(sorted(current))
+
+    def _pick_next(self) -> int | None:
+        """Who runs now that the current thread cannot; advances virtual time if needed."""
+        if not self.runnable:
+            timed = [
+                self.workers[t] for t in sorted(self.live) if self.workers[t].deadline is not None
+            ]
+            if not timed:
+                return None
+            wake_at = min(w.deadline for w in timed if w.deadline is not None)
+            self.clock.advance_to(wake_at)
+            for worker in timed:
+                if worker.deadline is not None and worker.deadline <= wake_at:
+                    worker.timed_out = True
+                    self._wake(worker)
+        nxt = self.choose(self.step, None, self.runnable)
+        if nxt not in self.runnable:
+            self.schedule_error = (
+                f"decision source chose thread {nxt!r}, not runnable (runnable: {self.runnable})"
+            )
+            return self.runnable[0]
+        return nxt
+
+    # -- a worker thread's life within the run -----------------------------------------------
+
+    def execute(self, w: Worker) -> None:
+        """Body of a worker thread for this run (called on that thread)."""
+        if not self.aborting:
+            self.hooks.enter_thread()
+            try:
+                self.returns[w.tid] = self.fns[w.tid]()
+            except RunAborted:
+                pass
+            except BaseException as exc:
+                text = "".join(traceback.format_exception(exc))
+                self.errors.append(WorkerError(w.tid, exc, text))
+            finally:
+                self.hooks.exit_thread()
+        self._finished(w)
+
+    def _finished(self, w: Worker) -> None:
+        if w.lost:
+            return
+        if w.pending is not None:
+            self._resolve_write(w)
+        self.finished_count += 1
+        self.live.discard(w.tid)
+        self._set_runnable(w.tid, False)
+        w.blocked_on = None
+        w.deadline = None
+        if self.aborting:
+            self._unwind_next()
+            return
+        if not self.live:
+            self.done.release()
+            return
+        nxt = self._pick_next()
+        if nxt is None:
+            self._abort(self._deadlock())
+            self._unwind_next()
+            return
+        self.switches += 1
+        self.current = nxt
+        self.workers[nxt].baton.release()
+
+    # -- abandoning a run ----------------------------------------------------------------------
+
+    def _abort(self, hang: Deadlock | Livelock | Stuck | None) -> None:
+        if not self.aborting:
+            self.aborting = True
+            self.hang = hang
+
+    def _unwind_next(self) -> None:
+        """Wake the next parked thread so it unwinds; the last one out signals the test thread."""
+        remaining = sorted(t for t in self.live if not self.workers[t].lost)
+        if remaining:
+            self.current = remaining[0]
+            self.workers[remaining[0]].baton.release()
+        else:
+            self.done.release()
+
+    def declare_stuck(self, seconds: float) -> None:
+        """Called by the test thread's watchdog: abandon the thread that stopped progressing."""
+        frames = sys._current_frames()
+        stacks = {
+            tid: "".join(traceback.format_stack(frames[self.workers[tid].ident]))
+            for tid in sorted(self.live)
+            if self.workers[tid].ident in frames
+        }
+        culprit = self.current if self.current in self.live else min(self.live)
+        self._abort(Stuck(culprit, seconds, stacks))
+        worker = self.workers[culprit]
+        worker.lost = True
+        self.live.discard(culprit)
+        self._unwind_next()
+
+    def abandon_all(self) -> None:
+        """Last resort when unwinding itself stopped progressing: give up on every thread."""
+        for tid in sorted(self.live):
+            self.workers[tid].lost = True
+        self.live.clear()
+        self.done.release()
+
+    def progress(self) -> tuple[int, int, int]:
+        return (self.step, self.switches, self.finished_count)
+
+    # -- reports -------------------------------------------------------------------------------
+
+    def _livelock(self) -> Livelock:
+        window = self.raw[-2000:]
+        counts = Counter(point.location for _s, _t, point, _d in window)
+        return Livelock(self.max_steps, tuple(counts.most_common(5)))
+
+    def _deadlock(self) -> Deadlock:
+        frames = sys._current_frames()
+        waiters = []
+        edges: dict[int, int] = {}
+        for tid in sorted(self.live):
+            worker = self.workers[tid]
+            on = worker.blocked_on
+            frame = frames.get(worker.ident)
+            where = user_site(frame) if frame is not None else "?"
+            if isinstance(on, Lock):
+                holder = None if on.internal else on.owner
+                what = "a notification (Condition/Event wait)" if on.internal else on.name
+            else:
+                holder, what = None, "nothing runnable"
+            if holder is not None:
+                edges[tid] = holder
+            waiters.append(Waiter(tid, what, holder, where))
+        return Deadlock(tuple(waiters), _find_cycle(edges))
+
+    def result(self) -> RunResult:
+        return RunResult(
+            returns=list(self.returns),
+            errors=sorted(self.errors, key=lambda e: e.thread),
+            trace=Trace(self.raw),
+            steps=self.step,
+            hang=self.hang,
+            elapsed_virtual=self.clock.elapsed,
+        )
+
+
+def _find_cycle(edges: dict[int, int]) -> tuple[int, ...]:
+    """The first wait-for cycle (thread -> holder of what it waits for), closed, or ()."""
+    for start in sorted(edges):
+        path = [start]
+        node = edges[start]
+        while node in edges and node not in path:
+            path.append(node)
+            node = edges[node]
+        if node in path:
+            cycle = path[path.index(node) :]
+            return (*cycle, node)
+    return ()
+
+
+def _check_workers(fns: Any) -> list[Callable[[], Any]]:
+    if isinstance(fns, (str, bytes)) or not isinstance(fns, Iterable):
+        raise NotCallableWorkerError(f"workers must be a sequence of callables, got {fns!r}")
+    checked: list[Callable[[], Any]] = list(fns)
+    if not checked:
+        raise NoWorkersError("a run needs at least one worker callable, got none")
+    if len(checked) > MAX_THREADS:
+        raise UsageError(f"a run supports at most {MAX_THREADS} threads, got {len(checked)}")
+    for i, fn in enumerate(checked):
+        if not callable(fn):
+            raise NotCallableWorkerError(f"worker {i} is not callable: {fn!r}")
+    return checked
+
+
+class Executor:
+    """Owns a pool of worker threads and runs scenarios on them, one run at a time.
+
+    Use it as a context manager (or call `close`) to stop its threads; an executor that is
+    never closed leaves only parked daemon threads behind.
+    """
+
+    def __init__(self) -> None:
+        self._pool: list[Worker] = []
+        self._lock = threading.RLock()
+        self._module_cache: dict[tuple[Any, ...], dict[str, str]] = {}
+        self.closed = False
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop and join the pooled threads."""
+        self.closed = True
+        for worker in self._pool:
+            worker.shutdown()
+        self._pool.clear()
+
+    def _take(self, n: int) -> list[Worker]:
+        self._pool = [w for w in self._pool if not w.lost]
+        while len(self._pool) < n:
+            self._pool.append(Worker(len(self._pool)))
+        return self._pool[:n]
+
+    def _files(self, modules: Sequence[str | types.ModuleType]) -> dict[str, str]:
+        key = tuple(modules)
+        files = self._module_cache.get(key)
+        if files is None:
+            files = self._module_cache[key] = resolve_modules(modules)
+        return files
+
+    def run(
+        self,
+        workers: Sequence[Callable[[], Any]],
+        decisions: DecisionSource,
+        *,
+        granularity: str = DEFAULT_GRANULARITY,
+        modules: Sequence[str | types.ModuleType] = (),
+        max_steps: int = DEFAULT_MAX_STEPS,
+        stuck_after: float = DEFAULT_STUCK_AFTER,
+        capture_values: bool = True,
+    ) -> RunResult:
+        """Run `workers` concurrently under `decisions`; instrument only `modules`.
+
+        Every argument is checked before any thread starts. If no `World` is active, one is
+        entered for the duration of the run (patched threading, virtual time).
+        """
+        fns = _check_workers(workers)
+        check_granularity(granularity)
+        if isinstance(modules, (str, types.ModuleType)):
+            modules = [modules]
+        files = self._files(modules)
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise UsageError(f"max_steps must be a positive integer, got {max_steps!r}")
+        if not (stuck_after > 0):
+            raise UsageError(
+                f"stuck_after must be a positive number of seconds, got {stuck_after!r}"
+            )
+        if not callable(getattr(decisions, "choose", None)) or not callable(
+            getattr(decisions, "reset", None)
+        ):
+            raise UsageError(f"{decisions!r} is not a decision source (needs choose and reset)")
+        if self.closed:
+            raise UsageError("this Executor is closed")
+        with self._lock:
+            world = active_world()
+            own_world = World() if world is None else None
+            if own_world is not None:
+                world = own_world.__enter__()
+            elif world is not None and world.owner != threading.get_ident():
+                raise UsageError("a run must start on the thread that entered the active World")
+            assert world is not None
+            try:
+                return self._run(
+                    fns,
+                    decisions,
+                    world.clock,
+                    granularity,
+                    files,
+                    max_steps,
+                    stuck_after,
+                    capture_values,
+                )
+            finally:
+                if own_world is not None:
+                    own_world.__exit__(None, None, None)
+
+    def _run(
+        self,
+        fns: list[Callable[[], Any]],
+        decisions: DecisionSource,
+        clock: VirtualClock,
+        granularity: str,
+        files: dict[str, str],
+        max_steps: int,
+        stuck_after: float,
+        capture: bool,
+    ) -> RunResult:
+        hooks = process_hooks()
+        hooks.instrumentation.configure(files, granularity)
+        hooks.activate()
+        decisions.reset()
+        workers = self._take(len(fns))
+        run = Run(workers, fns, decisions, clock, max_steps, capture)
+        for tid, worker in enumerate(workers):
+            worker.assign(run, tid)
+            registry.register(worker.ident, worker)
+        try:
+            first = decisions.choose(0, None, run.runnable)
+            if first not in run.runnable:
+                raise ScheduleError(
+                    f"decision source chose thread {first!r} to start; threads are {run.runnable}"
+                )
+            run.current = first
+            workers[first].baton.release()
+            self._watch(run, stuck_after)
+        finally:
+            for worker in workers:
+                registry.unregister(worker.ident)
+        if run.schedule_error is not None:
+            raise ScheduleError(run.schedule_error)
+        return run.result()
+
+    @staticmethod
+    def _watch(run: Run, stuck_after: float) -> None:
+        """Wait for the run to end, declaring it stuck if it stops making progress."""
+        tick = min(0.05, stuck_after / 4)
+        last = run.progress()
+        last_change = _real_monotonic()
+        while not run.done.acquire(timeout=tick):
+            now = _real_monotonic()
+            progress = run.progress()
+            if progress != last:
+                last, last_change = progress, now
+            elif now - last_change >= stuck_after:
+                if isinstance(run.hang, Stuck) or run.aborting:
+                    run.abandon_all()
+                else:
+                    run.declare_stuck(now - last_change)
+                last_change = now
+
+
+_shared: Executor | None = None
+
+
+def shared_executor() -> Executor:
+    """A process-wide executor for callers that do not manage one (CLI, stateful machines)."""
+    global _shared
+    if _shared is None or _shared.closed:
+        _shared = Executor()
+    return _shared
+
+
+def run_threads(
+    workers: Sequence[Callable[[], Any]], decisions: DecisionSource, **options: Any
+) -> RunResult:
+    """Convenience: `Executor.run` on the shared executor."""
+    return shared_executor().run(workers, decisions, **options)

@@ -1,0 +1,110 @@
+"""What one controlled run produced: per-thread results, the trace, and any hang report.
+
+A run never raises because of the code under test; it returns a `RunResult` and leaves the
+verdict to the caller (a test, the stateful machine, the CLI). Hangs are data too: a
+`Deadlock` names the wait-for cycle, a `Livelock` the hot locations, a `Stuck` every thread's
+stack -- enough to understand the problem without re-running it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.trace import Trace
+
+
+@dataclass(frozen=True)
+class WorkerError:
+    """An exception that escaped a worker callable, with its formatted traceback."""
+
+    thread: int
+    exception: BaseException
+    traceback: str
+
+    def __str__(self) -> str:
+        return f"thread {self.thread} raised {type(self.exception).__name__}: {self.exception}"
+
+
+@dataclass(frozen=True)
+class Waiter:
+    """A blocked thread in a deadlock: what it waits for, who holds it, where it waits."""
+
+    thread: int
+    waits_for: str
+    held_by: int | None
+    where: str
+
+
+@dataclass(frozen=True)
+class Deadlock:
+    """Every unfinished thread is blocked and no timeout can wake any of them."""
+
+    waiters: tuple[Waiter, ...]
+    cycle: tuple[int, ...]
+
+    def describe(self) -> str:
+        lines = ["deadlock: every unfinished thread is blocked"]
+        if self.cycle:
+            lines.append("wait-for cycle: " + " -> ".join(f"thread {t}" for t in self.cycle))
+        for w in self.waiters:
+            holder = "" if w.held_by is None else f", held by thread {w.held_by}"
+            lines.append(f"  thread {w.thread} waits for {w.waits_for}{holder}, at {w.where}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Livelock:
+    """The run exceeded its step bound; `hot` lists the most visited locations."""
+
+    max_steps: int
+    hot: tuple[tuple[str, int], ...]
+
+    def describe(self) -> str:
+        spots = ", ".join(f"{loc} ({n}x)" for loc, n in self.hot)
+        return f"livelock: more than {self.max_steps} scheduling points; hottest: {spots}"
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """A thread stopped reaching scheduling points (e.g. blocked in uninstrumented C code)."""
+
+    thread: int
+    seconds: float
+    stacks: dict[int, str]
+
+    def describe(self) -> str:
+        lines = [
+            f"stuck: thread {self.thread} reached no scheduling point for {self.seconds:.1f} s "
+            "(blocked or spinning outside instrumented code, e.g. on a lock created outside "
+            "the harness World); its OS thread is abandoned"
+        ]
+        for tid, stack in sorted(self.stacks.items()):
+            lines.append(f"--- thread {tid} ---\n{stack.rstrip()}")
+        return "\n".join(lines)
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced. `hang` is None when every thread finished."""
+
+    returns: list[Any]
+    errors: list[WorkerError]
+    trace: Trace
+    steps: int
+    hang: Deadlock | Livelock | Stuck | None = None
+    elapsed_virtual: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every thread finished and none raised."""
+        return self.hang is None and not self.errors
+
+    def describe(self) -> str:
+        parts = []
+        if self.hang is not None:
+            parts.append(self.hang.describe())
+        for err in self.errors:
+            parts.append(f"{err}\n{err.traceback.rstrip()}")
+        return "\n".join(parts) if parts else "ok"

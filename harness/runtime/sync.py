@@ -1,0 +1,125 @@
+"""Scheduler-aware locks: the one primitive every `threading` and `queue` object is built on.
+
+Why only a lock: CPython's `threading.Condition`, `Event`, `Semaphore`, `BoundedSemaphore`,
+`Barrier`, the pure-Python `RLock` and `queue.Queue` are all written in Python on top of
+`threading.Lock()` / `threading._allocate_lock()`. Replace that one factory (see `world`) and
+all of them become controllable, including objects created by third-party code, while keeping
+their exact stdlib semantics.
+
+A thread that would block in a real C-level `acquire()` would never reach another scheduling
+point; instead a controlled thread that finds the lock taken tells the run it is blocked on
+it and parks, and `release()` makes the waiters runnable again. Threads the scheduler does not
+control (pytest's, xdist's, the test thread) use the real lock underneath, unchanged.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+from types import TracebackType
+from typing import Any
+
+from harness.runtime.registry import controlled_thread
+
+REAL_ALLOCATE_LOCK = _thread.allocate_lock
+_IGNORED_MODULES = ("harness.", "threading", "queue", "importlib")
+# Locks are numbered per creation site, so that a lock created elsewhere (by pytest, or by the
+# thread pool growing) never renames the model's locks: names must be equal between runs.
+_per_site: dict[str, int] = {}
+
+
+def reset_lock_numbering() -> None:
+    """Number locks from 1 again, so that names are identical between identical examples."""
+    _per_site.clear()
+
+
+def user_site(frame: Any) -> str:
+    """``module:line`` of the innermost frame outside the harness and the stdlib primitives."""
+    fallback = None
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "?")
+        if fallback is None:
+            fallback = f"{name}:{frame.f_lineno}"
+        if not name.startswith(_IGNORED_MODULES) and name != "harness":
+            return f"{name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return fallback or "?"
+
+
+def caller_site(depth: int = 2) -> str:
+    """`user_site` of the caller `depth` frames up."""
+    return user_site(sys._getframe(depth))
+
+
+def _kind_of_creator(frame: Any) -> tuple[bool, str]:
+    """Name a lock after the stdlib object it serves (Event, Queue, RLock...).
+
+    A lock made by `Condition.wait` is a waiter: what its thread really waits for is a
+    notification, not a lock someone holds, which matters when a deadlock is explained.
+    """
+    if frame.f_globals.get("__name__") not in ("threading", "queue"):
+        return False, "Lock"
+    if frame.f_code.co_name == "wait":
+        return True, "Condition wait"
+    owner = frame.f_locals.get("self")
+    return False, type(owner).__name__.lstrip("_") if owner is not None else "Lock"
+
+
+class Lock:
+    """Drop-in `threading.Lock` that a controlled thread blocks on cooperatively.
+
+    `name` ("Lock#3 (created at bank:14)") identifies it in traces and deadlock reports; it is
+    numbered in creation order, which is deterministic for deterministic examples.
+    """
+
+    __slots__ = ("__weakref__", "_real", "internal", "name", "owner")
+
+    def __init__(self) -> None:
+        self._real = REAL_ALLOCATE_LOCK()
+        site = caller_site()
+        number = _per_site[site] = _per_site.get(site, 0) + 1
+        self.internal, kind = _kind_of_creator(sys._getframe(1))
+        self.name = f"{kind} {site}#{number}"
+        self.owner: int | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        agent = controlled_thread()
+        if agent is None or agent.run is None:
+            return self._real.acquire(blocking, timeout)
+        return agent.run.acquire(agent, self, blocking, timeout)
+
+    def try_acquire(self, tid: int) -> bool:
+        """Take the lock for controlled thread `tid` if it is free (never blocks)."""
+        if self._real.acquire(False):
+            self.owner = tid
+            return True
+        return False
+
+    def release(self) -> None:
+        self._real.release()
+        self.owner = None
+        agent = controlled_thread()
+        if agent is not None and agent.run is not None:
+            agent.run.released(agent, self)
+
+    def locked(self) -> bool:
+        return self._real.locked()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def _at_fork_reinit(self) -> None:
+        self._real = REAL_ALLOCATE_LOCK()
+        self.owner = None
+
+    def __repr__(self) -> str:
+        state = "locked" if self._real.locked() else "unlocked"
+        return f"<harness {state} {self.name}>"

@@ -1,0 +1,125 @@
+"""The patched world an example lives in: controllable `threading` and virtual `time`.
+
+Why patch the modules and not ask users to: the code under test must not know it is being
+tested. For the whole example (object setup, sequential steps and parallel rounds) we swap
+`threading.Lock`/`_allocate_lock` for the scheduler-aware `Lock`, force the pure-Python RLock,
+and route `time.sleep`/`monotonic`/`time`/`perf_counter` (and their `_ns` twins) through the
+example's `VirtualClock`. Everything is restored on exit, even when the example fails.
+
+Only the thread that entered the world (the test thread) and the run's controlled workers see
+virtual time; any other thread in the process gets the real functions, so pytest-timeout,
+xdist and friends keep working.
+
+Not covered: names bound before the world was entered (`from time import sleep`, a lock
+created at import time) keep the real objects. `queue.SimpleQueue` is implemented in C and
+cannot be controlled; a worker blocking on it is reported by the stuck-thread watchdog.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from _thread import get_ident
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from harness.runtime.clock import VirtualClock
+from harness.runtime.registry import controlled_thread
+from harness.runtime.sync import Lock, reset_lock_numbering
+
+_REAL_TIME = {
+    name: getattr(time, name)
+    for name in (
+        "sleep",
+        "monotonic",
+        "monotonic_ns",
+        "time",
+        "time_ns",
+        "perf_counter",
+        "perf_counter_ns",
+    )
+}
+_REAL_THREADING = {
+    name: getattr(threading, name) for name in ("Lock", "_allocate_lock", "_CRLock", "_time")
+}
+
+_active: World | None = None
+
+
+def active_world() -> World | None:
+    """The world the process is in right now, if any."""
+    return _active
+
+
+class World:
+    """Context manager that patches `threading` and `time` for one example.
+
+    Worlds do not nest: entering a second one while one is active raises, because two
+    examples sharing patched modules would share a clock and lock numbering.
+    """
+
+    def __init__(self) -> None:
+        self.clock = VirtualClock()
+        self.owner: int | None = None
+
+    def _virtual(self) -> bool:
+        return controlled_thread() is not None or get_ident() == self.owner
+
+    def __enter__(self) -> World:
+        global _active
+        if _active is not None:
+            raise RuntimeError("a harness World is already active in this process")
+        self.owner = get_ident()
+        reset_lock_numbering()
+        _active = self
+        self._patch()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        global _active
+        for name, real in _REAL_TIME.items():
+            setattr(time, name, real)
+        for name, real in _REAL_THREADING.items():
+            setattr(threading, name, real)
+        _active = None
+        self.owner = None
+
+    def _patch(self) -> None:
+        clock = self.clock
+        virtual = self._virtual
+        real = _REAL_TIME
+
+        def sleep(seconds: float) -> None:
+            if seconds < 0:
+                raise ValueError("sleep length must be non-negative")
+            agent = controlled_thread()
+            if agent is not None and agent.run is not None:
+                agent.run.sleep(agent, seconds)
+            elif get_ident() == self.owner:
+                clock.advance(seconds)
+            else:
+                real["sleep"](seconds)
+
+        def reader(name: str, value: Callable[[], float], scale: int) -> Callable[[], Any]:
+            fallback = real[name]
+            if scale == 1:
+                return lambda: value() if virtual() else fallback()
+            return lambda: int(value() * scale) if virtual() else fallback()
+
+        time.sleep = sleep  # type: ignore[assignment]
+        time.monotonic = reader("monotonic", clock.monotonic, 1)
+        time.monotonic_ns = reader("monotonic_ns", clock.monotonic, 1_000_000_000)
+        time.perf_counter = reader("perf_counter", clock.monotonic, 1)
+        time.perf_counter_ns = reader("perf_counter_ns", clock.monotonic, 1_000_000_000)
+        time.time = reader("time", clock.wall, 1)
+        time.time_ns = reader("time_ns", clock.wall, 1_000_000_000)
+        threading.Lock = Lock  # type: ignore[assignment,misc,unused-ignore]
+        threading._allocate_lock = Lock  # type: ignore[attr-defined]
+        threading._CRLock = None  # type: ignore[attr-defined]
+        threading._time = time.monotonic  # type: ignore[attr-defined]

@@ -1,0 +1,138 @@
+"""What a run did, scheduling point by scheduling point.
+
+The executor appends cheap raw tuples on its hot path; this module turns them into
+`TraceEvent`s for people (reports) and for files (artifacts, replay). An event holds only
+deterministic data -- module names, line numbers, thread numbers, small scalar values -- so
+two runs with the same decisions give equal traces, and a trace written today compares equal
+to a replay tomorrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.runtime.points import MISSING, Point, safe_value
+
+#: Marks a key or value that was not captured (not cheap to read without running user code).
+UNKNOWN: Any = MISSING
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
+    """One scheduling point: which thread reached it, where, and what it touched."""
+
+    step: int
+    thread: int
+    location: str
+    kind: str
+    target: str
+    key: Any = UNKNOWN
+    value: Any = UNKNOWN
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "step": self.step,
+            "thread": self.thread,
+            "location": self.location,
+            "kind": self.kind,
+            "target": self.target,
+        }
+        if self.key is not UNKNOWN:
+            out["key"] = self.key
+        if self.value is not UNKNOWN:
+            out["value"] = self.value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TraceEvent:
+        return cls(
+            step=int(data["step"]),
+            thread=int(data["thread"]),
+            location=str(data["location"]),
+            kind=str(data["kind"]),
+            target=str(data["target"]),
+            key=data.get("key", UNKNOWN),
+            value=data.get("value", UNKNOWN),
+        )
+
+    def render(self) -> str:
+        what = self.target
+        if self.key is not UNKNOWN and "[" in what:
+            what = f"{what.split('[', 1)[0]}[{self.key!r}]"
+        value = "" if self.value is UNKNOWN else f" = {self.value!r}"
+        return f"#{self.step:<5} T{self.thread}  {self.location:<28} {self.kind:<7} {what}{value}"
+
+
+RawEvent = tuple[int, int, Point, "list[Any] | None"]
+
+
+def event_from_raw(raw: RawEvent) -> TraceEvent:
+    step, thread, point, detail = raw
+    if detail is None:
+        return TraceEvent(step, thread, point.location, point.kind, point.target)
+    key, value = detail
+    return TraceEvent(
+        step,
+        thread,
+        point.location,
+        point.kind,
+        point.target,
+        UNKNOWN if key is MISSING else safe_value(key),
+        UNKNOWN if value is MISSING else safe_value(value),
+    )
+
+
+class Trace(Sequence[TraceEvent]):
+    """The ordered events of one run; converted from raw records on first use."""
+
+    def __init__(self, raw: list[RawEvent] | None = None, events: list[TraceEvent] | None = None):
+        self._raw = raw if raw is not None else []
+        self._events = events
+
+    @property
+    def events(self) -> list[TraceEvent]:
+        if self._events is None:
+            self._events = [event_from_raw(r) for r in self._raw]
+            self._raw = []
+        return self._events
+
+    def __len__(self) -> int:
+        return len(self._events) if self._events is not None else len(self._raw)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.events[index]
+
+    def __iter__(self) -> Iterator[TraceEvent]:
+        return iter(self.events)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return self.events == other.events
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def threads(self) -> list[int]:
+        """The thread that reached each point, in order: what `ReplaySchedule` replays."""
+        return [e.thread for e in self.events]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [e.to_json() for e in self.events]
+
+    @classmethod
+    def from_json(cls, data: list[dict[str, Any]]) -> Trace:
+        return cls(events=[TraceEvent.from_json(d) for d in data])
+
+    def first_divergence(self, other: Trace) -> int | None:
+        """Index of the first event that differs from `other`, or None if they are equal."""
+        mine, theirs = self.events, other.events
+        for i, (a, b) in enumerate(zip(mine, theirs, strict=False)):
+            if a != b:
+                return i
+        return None if len(mine) == len(theirs) else min(len(mine), len(theirs))
+
+    def format(self, limit: int | None = None) -> str:
+        events = self.events if limit is None else self.events[-limit:]
+        return "\n".join(e.render() for e in events)

@@ -1,0 +1,1 @@
+"""Small shared objects the runtime tests instrument (each module is instrumented by name)."""
