@@ -101,10 +101,10 @@ class Run:
         self._reach(w, point, detail)
 
     def _reach(self, w: Worker, point: Point, detail: list[Any] | None) -> None:
-        step = self.step = self.step + 1
-        if step > self.max_steps:
+        if self.step >= self.max_steps:
             self._abort(self._livelock())
             raise RunAborted
+        step = self.step = self.step + 1
         self.raw.append((step, w.tid, point, detail))
         nxt = self.choose(step, w.tid, self.runnable)
         if nxt != w.tid:
@@ -435,6 +435,10 @@ class Executor:
         for worker in self._pool:
             worker.shutdown()
         self._pool.clear()
+
+    def threads(self) -> list[threading.Thread]:
+        """The pooled threads currently serving this executor (abandoned ones excluded)."""
+        return [w.thread for w in self._pool if not w.lost]
 
     def _take(self, n: int) -> list[Worker]:
         self._pool = [w for w in self._pool if not w.lost]

@@ -117,6 +117,7 @@ def _simple_loads(instrs: list[dis.Instruction], end: int) -> list[Recipe | None
         "LOAD_GLOBAL",
         "LOAD_DEREF",
         "LOAD_ATTR",
+        "COPY",
     ):
         start -= 1
         if start < end - 6:
@@ -137,7 +138,20 @@ def _simple_loads(instrs: list[dis.Instruction], end: int) -> list[Recipe | None
         elif op == "LOAD_ATTR":
             owner = stack.pop() if stack else None
             stack.append(("attr", owner, ins.argval) if owner is not None else None)
+        elif op == "COPY":
+            depth = int(ins.argval)
+            stack.append(stack[-depth] if len(stack) >= depth else None)
     return stack
+
+
+def _augmented_read(instrs: list[dis.Instruction], i: int, reads: frozenset[str]) -> int | None:
+    """For the store of ``x.a += 1`` / ``d[k] += 1`` (preceded by SWAP), the matching read."""
+    if i == 0 or instrs[i - 1].opname != "SWAP":
+        return None
+    for j in range(i - 1, max(-1, i - 16), -1):
+        if instrs[j].opname in reads and instrs[j].argval == instrs[i].argval:
+            return j
+    return None
 
 
 def _describe(
@@ -148,13 +162,15 @@ def _describe(
     op = ins.opname
     if op in _ATTR_READ or op in _ATTR_WRITE or op in _ATTR_DELETE:
         kind = "read" if op in _ATTR_READ else "write" if op in _ATTR_WRITE else "delete"
-        exprs = _simple_loads(instrs, i)
+        read = _augmented_read(instrs, i, _ATTR_READ) if kind == "write" else None
+        exprs = _simple_loads(instrs, i if read is None else read)
         owner = exprs[-1] if exprs else None
         name = ins.argval if isinstance(ins.argval, str) else str(ins.argval)
         return kind, f"{_expr_text(owner)}.{name}", owner, None
     if op in _ITEM_READ or op in _ITEM_WRITE or op in _ITEM_DELETE:
         kind = "read" if op in _ITEM_READ else "write" if op in _ITEM_WRITE else "delete"
-        exprs = _simple_loads(instrs, i)
+        read = _augmented_read(instrs, i, _ITEM_READ) if kind == "write" else None
+        exprs = _simple_loads(instrs, i if read is None else read)
         if op in ("BINARY_SLICE", "STORE_SLICE"):
             return kind, "[:]", None, None
         key = exprs[-1] if exprs else None

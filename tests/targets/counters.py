@@ -53,3 +53,15 @@ def spin_forever() -> None:
     """A livelock: loops without ever blocking."""
     while True:
         pass
+
+
+class AugmentedCounter:
+    """``self.n += 1`` and ``self.d[k] += 1``: the augmented forms."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.d = {"k": 0}
+
+    def incr(self) -> None:
+        self.n += 1
+        self.d["k"] += 1

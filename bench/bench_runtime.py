@@ -1,0 +1,456 @@
+#!/usr/bin/env python
+"""Throughput and per-call overhead of the controlled runtime, on the running interpreter.
+
+Run from the repository root (no installation needed):
+
+    python bench/bench_runtime.py [--seconds S] [--json PATH] [--profile GRANULARITY]
+
+What is measured (all with `tests.targets.counters.DictCounter.incr` as the code under test):
+
+1. Runs per second: T threads x C calls of ``incr`` each, one `Executor.run` per run with a
+   fresh `RandomSchedule(seed)` (new seed every run) and a fresh `DictCounter`, at each
+   granularity (gil, access, opcode), for the scenarios 2x1, 2x3, 3x2, 4x2.
+2. Per-call overhead: one thread calling ``incr`` N times inside a controlled run, minus the
+   same run with N = 0 (the run's fixed cost), divided by N; compared with the same loop
+   called plainly on the main thread before any hook was ever armed.
+3. Baseline: the same runs with ``modules=()`` (nothing instrumented, no scheduling point
+   except the hand-offs when a thread finishes), i.e. the fixed cost of a run.
+
+Clock and World policy: `World` makes `time.perf_counter` virtual for the thread that
+entered it, so this module binds `perf_counter` at import time (the real clock) and enters
+ONE World per measurement cell (a batch of runs), as a test that runs many schedules of one
+example would. The cost of entering and leaving a World is measured on its own and reported,
+so a reader can add it to every run if a World per run is what they need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from time import perf_counter  # bound before any World is entered: always the real clock
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from harness.runtime import GRANULARITIES, Executor, World  # noqa: E402
+from harness.runtime.hooks import backend_name  # noqa: E402
+from harness.schedule import RandomSchedule  # noqa: E402
+from tests.targets.counters import DictCounter  # noqa: E402
+
+TARGET_MODULE = "tests.targets.counters"
+SCENARIOS: tuple[tuple[int, int], ...] = ((2, 1), (2, 3), (3, 2), (4, 2))
+HEADLINE = (2, 3)
+PER_CALL_N = 2000
+NONE = "none"  # pseudo-granularity: modules=() (nothing instrumented)
+MIN_RUNS = 5
+WARMUP_SECONDS = 0.1
+
+_seed = 0
+
+
+def next_seed() -> int:
+    """A new seed for every run of the whole benchmark."""
+    global _seed
+    _seed += 1
+    return _seed
+
+
+def run_options(granularity: str) -> dict[str, Any]:
+    if granularity == NONE:
+        # The granularity is irrelevant when nothing is instrumented; it must only be valid.
+        return {"granularity": "gil", "modules": ()}
+    return {"granularity": granularity, "modules": [TARGET_MODULE]}
+
+
+def calling_loop(obj: DictCounter, calls: int) -> Callable[[], None]:
+    """The worker body: `calls` plain calls of ``obj.incr`` (this module is not instrumented)."""
+    incr = obj.incr
+
+    def work() -> None:
+        for _ in range(calls):
+            incr()
+
+    return work
+
+
+class Problems:
+    """Anything that looked wrong: runs not ok, exceptions, counts that cannot be."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, what: str) -> None:
+        if sum(1 for p in self.items if p.startswith(where)) < 3:  # a few per cell is enough
+            self.items.append(f"{where}: {what}")
+
+
+# -- 1 and 3: runs per second ------------------------------------------------------------------
+
+
+def measure_throughput(
+    ex: Executor,
+    threads: int,
+    calls: int,
+    granularity: str,
+    seconds: float,
+    problems: Problems,
+) -> dict[str, Any]:
+    where = f"{threads}x{calls} {granularity}"
+    options = run_options(granularity)
+    expected = threads * calls
+
+    def one_run() -> tuple[bool, int, int]:
+        obj = DictCounter()
+        work = calling_loop(obj, calls)
+        result = ex.run([work] * threads, RandomSchedule(next_seed()), **options)
+        if not result.ok:
+            problems.add(where, f"run not ok: {result.describe()[:500]}")
+        total = obj.d.get("k", 0)
+        if not 1 <= total <= expected:
+            problems.add(where, f"counter is {total}, expected 1..{expected}")
+        if granularity == NONE and total != expected:
+            problems.add(where, f"lost update without any scheduling point ({total})")
+        return result.ok, result.steps, total
+
+    cell: dict[str, Any] = {
+        "threads": threads,
+        "calls": calls,
+        "granularity": granularity,
+    }
+    gc.collect()
+    try:
+        start = perf_counter()
+        while perf_counter() - start < WARMUP_SECONDS:
+            one_run()
+        runs = not_ok = steps = lost = 0
+        start = perf_counter()
+        elapsed = 0.0
+        while elapsed < seconds or runs < MIN_RUNS:
+            ok, n_steps, total = one_run()
+            runs += 1
+            not_ok += not ok
+            steps += n_steps
+            lost += total < expected
+            elapsed = perf_counter() - start
+    except Exception as exc:
+        problems.add(where, f"exception: {exc!r}")
+        cell["error"] = repr(exc)
+        return cell
+    cell.update(
+        runs=runs,
+        seconds=elapsed,
+        runs_per_s=runs / elapsed,
+        us_per_run=elapsed / runs * 1e6,
+        steps_per_run=steps / runs,
+        lost_update_share=lost / runs,
+        not_ok=not_ok,
+    )
+    return cell
+
+
+# -- 2: per-call overhead ----------------------------------------------------------------------
+
+
+def plain_call_us(n: int, seconds: float) -> float:
+    """Median time of one ``incr`` in the same loop, called directly on this thread."""
+    obj = DictCounter()
+    work = calling_loop(obj, n)
+    samples: list[float] = []
+    start = perf_counter()
+    while perf_counter() - start < seconds or len(samples) < MIN_RUNS:
+        t0 = perf_counter()
+        work()
+        samples.append(perf_counter() - t0)
+    return statistics.median(samples) / n * 1e6
+
+
+def measure_per_call(
+    ex: Executor,
+    granularity: str,
+    n: int,
+    seconds: float,
+    problems: Problems,
+    capture_values: bool = True,
+) -> dict[str, Any]:
+    """1 thread, `n` calls vs. 0 calls, alternated; medians of the individually timed runs."""
+    where = f"per-call {granularity}" + ("" if capture_values else " (capture off)")
+    options = run_options(granularity)
+
+    def timed_run(calls: int) -> tuple[float, int]:
+        obj = DictCounter()
+        work = calling_loop(obj, calls)
+        schedule = RandomSchedule(next_seed())
+        t0 = perf_counter()
+        result = ex.run([work], schedule, capture_values=capture_values, **options)
+        took = perf_counter() - t0
+        if not result.ok:
+            problems.add(where, f"run not ok: {result.describe()[:500]}")
+        if obj.d.get("k", 0) != calls:
+            problems.add(where, f"counter is {obj.d.get('k', 0)} after {calls} calls")
+        return took, result.steps
+
+    cell: dict[str, Any] = {"granularity": granularity, "n": n, "capture_values": capture_values}
+    gc.collect()
+    try:
+        timed_run(n)  # warm-up: point tables, monitoring re-armed for this configuration
+        timed_run(0)
+        empty: list[float] = []
+        full: list[float] = []
+        steps = 0
+        start = perf_counter()
+        while perf_counter() - start < seconds or len(full) < MIN_RUNS:
+            empty.append(timed_run(0)[0])
+            took, steps = timed_run(n)
+            full.append(took)
+    except Exception as exc:
+        problems.add(where, f"exception: {exc!r}")
+        cell["error"] = repr(exc)
+        return cell
+    fixed = statistics.median(empty)
+    total = statistics.median(full)
+    cell.update(
+        runs=len(full),
+        fixed_run_us=fixed * 1e6,
+        run_us=total * 1e6,
+        us_per_call=(total - fixed) / n * 1e6,
+        us_per_call_simple=total / n * 1e6,
+        points_per_call=steps / n,
+    )
+    return cell
+
+
+# -- profiling ---------------------------------------------------------------------------------
+
+
+def profile(granularity: str, n: int, limit: int) -> None:
+    """cProfile of the worker thread in a 1-thread run of `n` calls (the hot path only)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    with Executor() as ex, World():
+        obj = DictCounter()
+        ex.run([calling_loop(obj, 10)], RandomSchedule(0), **run_options(granularity))
+        incr = obj.incr
+
+        def work() -> None:
+            prof.enable()
+            for _ in range(n):
+                incr()
+            prof.disable()
+
+        ex.run([work], RandomSchedule(1), **run_options(granularity))
+    print(f"cProfile of {n} x DictCounter.incr in a controlled 1-thread run, {granularity}")
+    print(f"Python {platform.python_version()}, hooks: {backend_name()}\n")
+    stats = pstats.Stats(prof)
+    stats.sort_stats("tottime").print_stats(limit)
+
+
+# -- orchestration -----------------------------------------------------------------------------
+
+
+def world_enter_exit_us(seconds: float) -> float:
+    count = 0
+    start = perf_counter()
+    while perf_counter() - start < seconds or count < 100:
+        with World():
+            pass
+        count += 1
+    return (perf_counter() - start) / count * 1e6
+
+
+def benchmark(seconds: float) -> dict[str, Any]:
+    problems = Problems()
+    began = perf_counter()
+    granularities = (NONE, *GRANULARITIES)
+    per_call_seconds = max(seconds / 2, 0.05)
+
+    # Before any hook is armed in this process: the honest uninstrumented reference.
+    pristine = plain_call_us(PER_CALL_N, per_call_seconds)
+    world_cost = world_enter_exit_us(min(seconds / 4, 0.25))
+
+    throughput: list[dict[str, Any]] = []
+    per_call: list[dict[str, Any]] = []
+    armed_plain: dict[str, float] = {}
+    with Executor() as ex:
+        for granularity in granularities:
+            with World():
+                for threads, calls in SCENARIOS:
+                    throughput.append(
+                        measure_throughput(ex, threads, calls, granularity, seconds, problems)
+                    )
+            with World():
+                per_call.append(
+                    measure_per_call(ex, granularity, PER_CALL_N, per_call_seconds, problems)
+                )
+                if granularity != NONE:
+                    per_call.append(
+                        measure_per_call(
+                            ex, granularity, PER_CALL_N, per_call_seconds, problems, False
+                        )
+                    )
+            # The same plain call on this (uncontrolled) thread while the hooks are armed for
+            # this granularity: what sequential steps on the test thread pay between runs.
+            armed_plain[granularity] = plain_call_us(PER_CALL_N, per_call_seconds / 2)
+
+    for cell in per_call:
+        if "us_per_call" in cell:
+            cell["plain_us_per_call"] = pristine
+            cell["ratio"] = cell["us_per_call"] / pristine
+            cell["armed_plain_us_per_call"] = armed_plain.get(cell["granularity"])
+
+    return {
+        "python": platform.python_version(),
+        "python_full": sys.version,
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "hook_backend": backend_name(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "settings": {
+            "seconds_per_cell": seconds,
+            "per_call_seconds_per_cell": per_call_seconds,
+            "per_call_n": PER_CALL_N,
+            "target": f"{TARGET_MODULE}.DictCounter.incr",
+            "schedule": "RandomSchedule, new seed per run",
+            "world_policy": "one World per measurement cell; timed with the real perf_counter "
+            "bound at import; World enter+exit reported separately",
+        },
+        "world_enter_exit_us": world_cost,
+        "plain_us_per_call": pristine,
+        "throughput": throughput,
+        "per_call": per_call,
+        "problems": problems.items,
+        "total_seconds": perf_counter() - began,
+    }
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def render(report: dict[str, Any]) -> str:
+    lines: list[str] = []
+    granularities = (NONE, *GRANULARITIES)
+    lines.append(
+        f"Python {report['python']} ({report['implementation']}), hooks: "
+        f"{report['hook_backend']}, {report['cpu_count']} CPUs "
+        f"({report['cpus_usable']} usable), {report['date']}"
+    )
+    lines.append(
+        f"{report['settings']['seconds_per_cell']:g} s per throughput cell; one World per cell, "
+        f"real perf_counter; World enter+exit costs {report['world_enter_exit_us']:.1f} us "
+        "(not included)"
+    )
+    lines.append("")
+    lines.append("Runs per second, T threads x C calls of DictCounter.incr, new RandomSchedule seed")
+    lines.append("per run ('none' = modules=(), nothing instrumented: the fixed cost of a run)")
+    header = f"{'scenario':<10}" + "".join(f"{g:>12}" for g in granularities)
+    lines.append(header)
+    cells = {(c["threads"], c["calls"], c["granularity"]): c for c in report["throughput"]}
+    for threads, calls in SCENARIOS:
+        row = f"{f'{threads}x{calls}':<10}"
+        for g in granularities:
+            c = cells.get((threads, calls, g), {})
+            row += f"{('ERROR' if 'error' in c else _fmt(c.get('runs_per_s'))):>12}"
+        lines.append(row)
+    lines.append("")
+    lines.append("Per run: us/run | scheduling points/run | share of runs that lost an update")
+    lines.append(header)
+    for threads, calls in SCENARIOS:
+        row = f"{f'{threads}x{calls}':<10}"
+        for g in granularities:
+            c = cells.get((threads, calls, g), {})
+            if "us_per_run" not in c:
+                row += f"{'-':>12}"
+                continue
+            text = f"{c['us_per_run']:.0f}|{c['steps_per_run']:.0f}|{c['lost_update_share']:.2f}"
+            row += f"{text:>12}"
+        lines.append(row)
+    lines.append("")
+    lines.append(
+        f"Per-call overhead, 1 thread x {report['settings']['per_call_n']} calls "
+        "((run(N) - run(0)) / N, medians)"
+    )
+    lines.append(
+        f"plain call (no hook ever armed): {report['plain_us_per_call'] * 1000:.0f} ns/call"
+    )
+    lines.append(
+        f"{'granularity':<12}{'us/call':>9}{'ratio':>8}{'pts/call':>9}{'run(0) us':>11}"
+        f"{'no-capture':>12}{'ratio':>8}{'armed plain':>13}"
+    )
+    by_gran: dict[str, dict[bool, dict[str, Any]]] = {}
+    for c in report["per_call"]:
+        by_gran.setdefault(c["granularity"], {})[c["capture_values"]] = c
+    for g in granularities:
+        on = by_gran.get(g, {}).get(True, {})
+        off = by_gran.get(g, {}).get(False, {})
+        lines.append(
+            f"{g:<12}{_fmt(on.get('us_per_call'), 2):>9}{_fmt(on.get('ratio'), 1):>8}"
+            f"{_fmt(on.get('points_per_call'), 1):>9}{_fmt(on.get('fixed_run_us')):>11}"
+            f"{_fmt(off.get('us_per_call'), 2):>12}{_fmt(off.get('ratio'), 1):>8}"
+            f"{_fmt(on.get('armed_plain_us_per_call'), 3):>13}"
+        )
+    lines.append(
+        "(ratio = us/call / plain; no-capture = capture_values=False; armed plain = the same "
+        "plain call"
+    )
+    lines.append(" on the uncontrolled main thread right after runs at that granularity, in us)")
+    lines.append("")
+    if report["problems"]:
+        lines.append("PROBLEMS:")
+        lines.extend(f"  - {p}" for p in report["problems"])
+    else:
+        lines.append("No problems: every run ok, every counter within bounds.")
+    lines.append(f"total {report['total_seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=1.5,
+        help="timed seconds per throughput cell (16 cells; per-call cells get half); "
+        "total is about 26 x this (default 1.5)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    parser.add_argument(
+        "--profile",
+        choices=(NONE, *GRANULARITIES),
+        help="instead of benchmarking, print a cProfile of the per-call hot path",
+    )
+    parser.add_argument("--profile-n", type=int, default=20_000, help="calls to profile")
+    parser.add_argument("--profile-limit", type=int, default=25, help="rows to print")
+    args = parser.parse_args(argv)
+    if args.profile:
+        profile(args.profile, args.profile_n, args.profile_limit)
+        return 0
+    if not args.seconds > 0:
+        parser.error("--seconds must be positive")
+    report = benchmark(args.seconds)
+    print(render(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 1 if report["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

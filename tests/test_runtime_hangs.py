@@ -1,0 +1,88 @@
+"""The harness never hangs and never leaks threads, whatever the workers do."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+from time import perf_counter
+
+from harness.runtime import Deadlock, Executor, Livelock, Stuck, World
+from harness.schedule import PreemptionSchedule, RandomSchedule
+from tests.conftest import COUNTERS, SYNC
+from tests.targets.counters import Counter, spin_forever
+from tests.targets.sync_models import Accounts
+
+
+def test_busy_loop_hits_the_step_bound_with_hot_locations(executor: Executor) -> None:
+    result = executor.run(
+        [spin_forever, spin_forever], RandomSchedule(1), modules=COUNTERS, max_steps=5_000
+    )
+    assert isinstance(result.hang, Livelock)
+    assert result.steps == 5_000
+    hottest, count = result.hang.hot[0]
+    assert hottest.startswith("tests.targets.counters:") and count > 1_000
+    assert "livelock" in result.describe()
+
+
+def test_worker_stuck_in_uninstrumented_blocking_call_is_reported(executor: Executor) -> None:
+    real_lock = _thread.allocate_lock()  # not scheduler-aware: blocks in C
+    real_lock.acquire()
+    started = perf_counter()
+    result = executor.run(
+        [real_lock.acquire, Counter().incr], PreemptionSchedule(), modules=COUNTERS, stuck_after=0.3
+    )
+    assert perf_counter() - started < 3.0
+    assert isinstance(result.hang, Stuck)
+    assert result.hang.thread == 0
+    assert "acquire" in result.hang.stacks[0] or "_main" in result.hang.stacks[0]
+    # The executor still works afterwards, on a fresh thread.
+    c = Counter()
+    assert executor.run([c.incr, c.incr], PreemptionSchedule(), modules=COUNTERS).ok
+    assert c.n == 2
+    abandoned = [
+        t
+        for t in threading.enumerate()
+        if t not in executor.threads() and t.name.startswith("harness-worker")
+    ]
+    assert len(abandoned) == 1
+    # Once the C call returns, the abandoned thread exits on its own.
+    real_lock.release()
+    abandoned[0].join(5)
+    assert not abandoned[0].is_alive()
+
+
+def test_thousand_runs_with_failures_leak_no_threads() -> None:
+    start = threading.active_count()
+    failures = 0
+    with Executor() as ex:
+        for i in range(1_000):
+            with World():
+                if i % 10 == 0:
+                    acc = Accounts()
+                    # Preempt right after thread 0 took lock_a: a deadlock, every time.
+                    result = ex.run(
+                        [acc.transfer_ab, acc.transfer_ba],
+                        PreemptionSchedule([(5, 0)]),
+                        modules=SYNC,
+                    )
+                    failures += isinstance(result.hang, Deadlock)
+                else:
+                    c = Counter()
+                    result = ex.run([c.incr, c.incr, c.incr], RandomSchedule(i), modules=COUNTERS)
+                    assert result.ok
+            assert threading.active_count() <= start + 3
+    assert failures == 100
+    assert threading.active_count() == start
+
+
+def test_worker_exception_surfaces_with_traceback(executor: Executor) -> None:
+    def boom() -> None:
+        raise KeyError("regionMiss")
+
+    c = Counter()
+    result = executor.run([c.incr, boom, c.incr], PreemptionSchedule(), modules=COUNTERS)
+    assert not result.ok and result.hang is None
+    [err] = result.errors
+    assert err.thread == 1 and isinstance(err.exception, KeyError)
+    assert "in boom" in err.traceback and "KeyError: 'regionMiss'" in err.traceback
+    assert c.n == 2  # the other threads still ran to completion
