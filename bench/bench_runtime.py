@@ -3,18 +3,22 @@
 
 Run from the repository root (no installation needed):
 
-    python bench/bench_runtime.py [--seconds S] [--json PATH] [--profile GRANULARITY]
+    python bench/bench_runtime.py [--seconds S] [--json PATH] [--cpu N] [--no-pinned-pass]
+    python bench/bench_runtime.py --profile {none,gil,access,opcode}
 
 What is measured (all with `tests.targets.counters.DictCounter.incr` as the code under test):
 
 1. Runs per second: T threads x C calls of ``incr`` each, one `Executor.run` per run with a
    fresh `RandomSchedule(seed)` (new seed every run) and a fresh `DictCounter`, at each
-   granularity (gil, access, opcode), for the scenarios 2x1, 2x3, 3x2, 4x2.
+   granularity (gil, access, opcode), for the scenarios 2x1, 2x3, 3x2, 4x2. Two passes: the
+   OS placing the threads, then every thread pinned to one CPU (one thread runs at a time,
+   so this loses nothing and removes cross-CPU wake-ups from every hand-off).
 2. Per-call overhead: one thread calling ``incr`` N times inside a controlled run, minus the
    same run with N = 0 (the run's fixed cost), divided by N; compared with the same loop
-   called plainly on the main thread before any hook was ever armed.
-3. Baseline: the same runs with ``modules=()`` (nothing instrumented, no scheduling point
-   except the hand-offs when a thread finishes), i.e. the fixed cost of a run.
+   called plainly on the main thread before any hook was ever armed. Also with
+   ``capture_values=False``, and the plain call on the main thread while hooks are armed.
+3. Baseline: the same runs with ``modules=()`` (nothing instrumented, no scheduling point,
+   only the hand-offs when a thread finishes), i.e. the fixed cost of a run.
 
 Clock and World policy: `World` makes `time.perf_counter` virtual for the thread that
 entered it, so this module binds `perf_counter` at import time (the real clock) and enters
@@ -49,10 +53,11 @@ from tests.targets.counters import DictCounter  # noqa: E402
 
 TARGET_MODULE = "tests.targets.counters"
 SCENARIOS: tuple[tuple[int, int], ...] = ((2, 1), (2, 3), (3, 2), (4, 2))
-HEADLINE = (2, 3)
 PER_CALL_N = 2000
 NONE = "none"  # pseudo-granularity: modules=() (nothing instrumented)
 MIN_RUNS = 5
+SLICES = 5
+MAX_STEPS = 1_000_000
 WARMUP_SECONDS = 0.1
 
 _seed = 0
@@ -128,20 +133,29 @@ def measure_throughput(
         "granularity": granularity,
     }
     gc.collect()
+    rates: list[float] = []
+    runs = not_ok = steps = lost = 0
+    elapsed = 0.0
     try:
         start = perf_counter()
         while perf_counter() - start < WARMUP_SECONDS:
             one_run()
-        runs = not_ok = steps = lost = 0
-        start = perf_counter()
-        elapsed = 0.0
-        while elapsed < seconds or runs < MIN_RUNS:
-            ok, n_steps, total = one_run()
-            runs += 1
-            not_ok += not ok
-            steps += n_steps
-            lost += total < expected
-            elapsed = perf_counter() - start
+        # SLICES equal slices, each timed on its own: the median slice rate resists the noise
+        # of other processes on a small machine better than one long average.
+        for _ in range(SLICES):
+            slice_runs = 0
+            start = perf_counter()
+            took = 0.0
+            while took < seconds / SLICES or slice_runs < MIN_RUNS:
+                ok, n_steps, total = one_run()
+                slice_runs += 1
+                not_ok += not ok
+                steps += n_steps
+                lost += total < expected
+                took = perf_counter() - start
+            runs += slice_runs
+            elapsed += took
+            rates.append(slice_runs / took)
     except Exception as exc:
         problems.add(where, f"exception: {exc!r}")
         cell["error"] = repr(exc)
@@ -149,8 +163,11 @@ def measure_throughput(
     cell.update(
         runs=runs,
         seconds=elapsed,
-        runs_per_s=runs / elapsed,
-        us_per_run=elapsed / runs * 1e6,
+        runs_per_s=statistics.median(rates),
+        runs_per_s_mean=runs / elapsed,
+        runs_per_s_min=min(rates),
+        runs_per_s_max=max(rates),
+        us_per_run=1e6 / statistics.median(rates),
         steps_per_run=steps / runs,
         lost_update_share=lost / runs,
         not_ok=not_ok,
@@ -182,7 +199,13 @@ def measure_per_call(
     problems: Problems,
     capture_values: bool = True,
 ) -> dict[str, Any]:
-    """1 thread, `n` calls vs. 0 calls, alternated; medians of the individually timed runs."""
+    """1 thread, `n` calls vs. 0 calls; medians of individually timed runs.
+
+    A finished run stays referenced by its pooled workers until their next run, so the trace
+    of a run is freed inside the NEXT `Executor.run`. Each cycle is therefore
+    ``run(n); run(0) [pays for freeing run(n)]; run(0) [the true fixed cost]``, and the cost
+    of the n calls is ``run(n) + the run(0) after it - 2 x fixed``, trace release included.
+    """
     where = f"per-call {granularity}" + ("" if capture_values else " (capture off)")
     options = run_options(granularity)
 
@@ -191,7 +214,9 @@ def measure_per_call(
         work = calling_loop(obj, calls)
         schedule = RandomSchedule(next_seed())
         t0 = perf_counter()
-        result = ex.run([work], schedule, capture_values=capture_values, **options)
+        result = ex.run(
+            [work], schedule, capture_values=capture_values, max_steps=MAX_STEPS, **options
+        )
         took = perf_counter() - t0
         if not result.ok:
             problems.add(where, f"run not ok: {result.describe()[:500]}")
@@ -204,26 +229,30 @@ def measure_per_call(
     try:
         timed_run(n)  # warm-up: point tables, monitoring re-armed for this configuration
         timed_run(0)
-        empty: list[float] = []
         full: list[float] = []
+        after_full: list[float] = []
+        fixed: list[float] = []
         steps = 0
         start = perf_counter()
         while perf_counter() - start < seconds or len(full) < MIN_RUNS:
-            empty.append(timed_run(0)[0])
             took, steps = timed_run(n)
             full.append(took)
+            after_full.append(timed_run(0)[0])
+            fixed.append(timed_run(0)[0])
     except Exception as exc:
         problems.add(where, f"exception: {exc!r}")
         cell["error"] = repr(exc)
         return cell
-    fixed = statistics.median(empty)
-    total = statistics.median(full)
+    t_fixed = statistics.median(fixed)
+    t_full = statistics.median(full)
+    t_release = statistics.median(after_full) - t_fixed
     cell.update(
         runs=len(full),
-        fixed_run_us=fixed * 1e6,
-        run_us=total * 1e6,
-        us_per_call=(total - fixed) / n * 1e6,
-        us_per_call_simple=total / n * 1e6,
+        fixed_run_us=t_fixed * 1e6,
+        run_us=t_full * 1e6,
+        release_us=t_release * 1e6,
+        us_per_call=(t_full + t_release - t_fixed) / n * 1e6,
+        us_per_call_simple=t_full / n * 1e6,
         points_per_call=steps / n,
     )
     return cell
@@ -233,24 +262,64 @@ def measure_per_call(
 
 
 def profile(granularity: str, n: int, limit: int) -> None:
-    """cProfile of the worker thread in a 1-thread run of `n` calls (the hot path only)."""
+    """cProfile of the Python part of the per-point hot path, replayed outside the hook.
+
+    A deterministic profiler sees nothing that runs inside a `sys.monitoring` callback or a
+    `sys.settrace` function (the interpreter suspends events there), so the hook's body is
+    replayed here: inside a live 1-thread controlled run, for each of `n` calls, every
+    scheduling point of ``DictCounter.incr`` is dispatched exactly as `on_instruction` does
+    (table lookup, registry lookup, `Run.at_point` with a frame holding incr's locals).
+    Not seen: the C-level cost of invoking the callback and ``sys._getframe(1)``; and with one
+    thread `RandomSchedule.choose` returns without drawing (see the 2-thread figures).
+    """
     import cProfile
     import pstats
 
+    from harness.runtime.hooks import process_hooks
+    from harness.runtime.registry import controlled_thread
+
     prof = cProfile.Profile()
+    code = DictCounter.incr.__code__
     with Executor() as ex, World():
         obj = DictCounter()
+        # A real run first: configures the instrumentation for this granularity.
         ex.run([calling_loop(obj, 10)], RandomSchedule(0), **run_options(granularity))
-        incr = obj.incr
+        table_of = process_hooks().instrumentation.table
+        offsets = sorted(table_of(code) or {})
+
+        def frame_of_incr(self: DictCounter, key: str = "k") -> Any:
+            return sys._getframe()  # same local names as incr: what value capture reads
+
+        frame = frame_of_incr(obj)
+
+        def dispatch(code: Any, offset: int, frame: Any) -> None:
+            table = table_of(code)
+            point = table.get(offset) if table is not None else None
+            if point is None:
+                return
+            agent = controlled_thread()
+            if agent is not None and agent.run is not None:
+                agent.run.at_point(agent, point, frame)
 
         def work() -> None:
             prof.enable()
             for _ in range(n):
-                incr()
+                for offset in offsets:
+                    dispatch(code, offset, frame)
             prof.disable()
 
-        ex.run([work], RandomSchedule(1), **run_options(granularity))
-    print(f"cProfile of {n} x DictCounter.incr in a controlled 1-thread run, {granularity}")
+        start = perf_counter()
+        result = ex.run(
+            [work],
+            RandomSchedule(1),
+            max_steps=n * len(offsets) + 10,
+            **run_options(granularity),
+        )
+        took = perf_counter() - start
+    print(
+        f"cProfile: hot path replayed for {n} calls x {len(offsets)} points of "
+        f"DictCounter.incr at {granularity} (run ok: {result.ok}, {took:.2f} s with profiler)"
+    )
     print(f"Python {platform.python_version()}, hooks: {backend_name()}\n")
     stats = pstats.Stats(prof)
     stats.sort_stats("tottime").print_stats(limit)
@@ -269,26 +338,50 @@ def world_enter_exit_us(seconds: float) -> float:
     return (perf_counter() - start) / count * 1e6
 
 
-def benchmark(seconds: float) -> dict[str, Any]:
+def usable_cpus() -> set[int]:
+    return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()
+
+
+def pin(cpus: set[int]) -> None:
+    """Set the main thread's CPU set; threads it creates afterwards (a new pool) inherit it."""
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpus)
+
+
+def throughput_pass(seconds: float, placement: str, problems: Problems) -> list[dict[str, Any]]:
+    """Every scenario at every granularity, on a fresh pool (so it has the current affinity)."""
+    cells: list[dict[str, Any]] = []
+    with Executor() as ex:
+        with World():  # untimed: let the CPU clock up and the pool start before cell one
+            measure_throughput(ex, 2, 3, NONE, 0.3, problems)
+        for granularity in (NONE, *GRANULARITIES):
+            with World():
+                for threads, calls in SCENARIOS:
+                    cell = measure_throughput(ex, threads, calls, granularity, seconds, problems)
+                    cell["placement"] = placement
+                    cells.append(cell)
+    return cells
+
+
+def benchmark(seconds: float, cpu: int | None = None, pinned_pass: bool = True) -> dict[str, Any]:
     problems = Problems()
     began = perf_counter()
-    granularities = (NONE, *GRANULARITIES)
     per_call_seconds = max(seconds / 2, 0.05)
+    original_cpus = usable_cpus()
+    placement = "os"
+    if cpu is not None:
+        pin({cpu})
+        placement = f"cpu {cpu}"
+    load_before = os.getloadavg()
 
     # Before any hook is armed in this process: the honest uninstrumented reference.
     pristine = plain_call_us(PER_CALL_N, per_call_seconds)
     world_cost = world_enter_exit_us(min(seconds / 4, 0.25))
 
-    throughput: list[dict[str, Any]] = []
     per_call: list[dict[str, Any]] = []
     armed_plain: dict[str, float] = {}
     with Executor() as ex:
-        for granularity in granularities:
-            with World():
-                for threads, calls in SCENARIOS:
-                    throughput.append(
-                        measure_throughput(ex, threads, calls, granularity, seconds, problems)
-                    )
+        for granularity in (NONE, *GRANULARITIES):
             with World():
                 per_call.append(
                     measure_per_call(ex, granularity, PER_CALL_N, per_call_seconds, problems)
@@ -302,12 +395,25 @@ def benchmark(seconds: float) -> dict[str, Any]:
             # The same plain call on this (uncontrolled) thread while the hooks are armed for
             # this granularity: what sequential steps on the test thread pay between runs.
             armed_plain[granularity] = plain_call_us(PER_CALL_N, per_call_seconds / 2)
-
     for cell in per_call:
+        cell["placement"] = placement
         if "us_per_call" in cell:
             cell["plain_us_per_call"] = pristine
             cell["ratio"] = cell["us_per_call"] / pristine
             cell["armed_plain_us_per_call"] = armed_plain.get(cell["granularity"])
+
+    placements = [placement]
+    throughput = throughput_pass(seconds, placement, problems)
+    if cpu is None and pinned_pass and len(original_cpus) > 1:
+        # Only one controlled thread runs at a time, so one CPU loses no parallelism, while
+        # every hand-off between CPUs costs a cross-CPU wake-up.
+        one = max(original_cpus)
+        pin({one})
+        try:
+            throughput += throughput_pass(seconds, f"cpu {one}", problems)
+            placements.append(f"cpu {one}")
+        finally:
+            pin(original_cpus)
 
     return {
         "python": platform.python_version(),
@@ -315,7 +421,7 @@ def benchmark(seconds: float) -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
         "hook_backend": backend_name(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "platform": platform.platform(),
@@ -323,15 +429,20 @@ def benchmark(seconds: float) -> dict[str, Any]:
             "seconds_per_cell": seconds,
             "per_call_seconds_per_cell": per_call_seconds,
             "per_call_n": PER_CALL_N,
+            "slices": SLICES,
+            "cpu": cpu,
             "target": f"{TARGET_MODULE}.DictCounter.incr",
             "schedule": "RandomSchedule, new seed per run",
             "world_policy": "one World per measurement cell; timed with the real perf_counter "
             "bound at import; World enter+exit reported separately",
         },
         "world_enter_exit_us": world_cost,
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
         "plain_us_per_call": pristine,
         "throughput": throughput,
         "per_call": per_call,
+        "placements": placements,
         "problems": problems.items,
         "total_seconds": perf_counter() - began,
     }
@@ -346,52 +457,70 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 def render(report: dict[str, Any]) -> str:
     lines: list[str] = []
     granularities = (NONE, *GRANULARITIES)
+    settings = report["settings"]
+    pinned = f", pinned to CPU {settings['cpu']}" if settings.get("cpu") is not None else ""
+    load = "/".join(f"{x:.1f}" for x in report["loadavg_before"])
     lines.append(
         f"Python {report['python']} ({report['implementation']}), hooks: "
         f"{report['hook_backend']}, {report['cpu_count']} CPUs "
-        f"({report['cpus_usable']} usable), {report['date']}"
+        f"({report['cpus_usable']} usable{pinned}), load {load}, {report['date']}"
     )
     lines.append(
-        f"{report['settings']['seconds_per_cell']:g} s per throughput cell; one World per cell, "
-        f"real perf_counter; World enter+exit costs {report['world_enter_exit_us']:.1f} us "
-        "(not included)"
-    )
-    lines.append("")
-    lines.append("Runs per second, T threads x C calls of DictCounter.incr, new RandomSchedule seed")
-    lines.append("per run ('none' = modules=(), nothing instrumented: the fixed cost of a run)")
-    header = f"{'scenario':<10}" + "".join(f"{g:>12}" for g in granularities)
-    lines.append(header)
-    cells = {(c["threads"], c["calls"], c["granularity"]): c for c in report["throughput"]}
-    for threads, calls in SCENARIOS:
-        row = f"{f'{threads}x{calls}':<10}"
-        for g in granularities:
-            c = cells.get((threads, calls, g), {})
-            row += f"{('ERROR' if 'error' in c else _fmt(c.get('runs_per_s'))):>12}"
-        lines.append(row)
-    lines.append("")
-    lines.append("Per run: us/run | scheduling points/run | share of runs that lost an update")
-    lines.append(header)
-    for threads, calls in SCENARIOS:
-        row = f"{f'{threads}x{calls}':<10}"
-        for g in granularities:
-            c = cells.get((threads, calls, g), {})
-            if "us_per_run" not in c:
-                row += f"{'-':>12}"
-                continue
-            text = f"{c['us_per_run']:.0f}|{c['steps_per_run']:.0f}|{c['lost_update_share']:.2f}"
-            row += f"{text:>12}"
-        lines.append(row)
-    lines.append("")
-    lines.append(
-        f"Per-call overhead, 1 thread x {report['settings']['per_call_n']} calls "
-        "((run(N) - run(0)) / N, medians)"
+        f"{settings['seconds_per_cell']:g} s per throughput cell in {SLICES} slices (median "
+        "slice shown); one World per cell, timed"
     )
     lines.append(
-        f"plain call (no hook ever armed): {report['plain_us_per_call'] * 1000:.0f} ns/call"
+        "with the real perf_counter bound at import; World enter+exit alone costs "
+        f"{report['world_enter_exit_us']:.1f} us (not included)"
+    )
+    width = 19
+    header = f"{'scenario':<9}" + "".join(f"{g:>{width}}" for g in granularities)
+    for placement in report["placements"]:
+        cells = {
+            (c["threads"], c["calls"], c["granularity"]): c
+            for c in report["throughput"]
+            if c.get("placement") == placement
+        }
+
+        def table(text_of: Callable[[dict[str, Any]], str], cells: Any = cells) -> None:
+            for threads, calls in SCENARIOS:
+                row = f"{f'{threads}x{calls}':<9}"
+                for g in granularities:
+                    c = cells.get((threads, calls, g), {})
+                    text = "ERROR" if "error" in c else text_of(c) if "runs_per_s" in c else "-"
+                    row += f"{text:>{width}}"
+                lines.append(row)
+
+        where = (
+            "threads placed by the OS"
+            if placement == "os"
+            else f"every thread pinned to {placement.replace('cpu', 'CPU')}"
+        )
+        lines.append("")
+        lines.append(f"== Runs/s, {where} ==")
+        lines.append("T threads x C calls of DictCounter.incr, RandomSchedule with a new seed per")
+        lines.append("run. none = modules=(): nothing instrumented, the fixed cost of a run.")
+        lines.append(header)
+        table(lambda c: _fmt(c["runs_per_s"]))
+        lines.append("spread of the slice rates (runs/s, min-max)")
+        table(lambda c: f"{c['runs_per_s_min']:,.0f}-{c['runs_per_s_max']:,.0f}")
+        lines.append("us/run | scheduling points/run | share of runs that lost an update")
+        table(
+            lambda c: (
+                f"{c['us_per_run']:.0f} | {c['steps_per_run']:.0f} | {c['lost_update_share']:.2f}"
+            )
+        )
+    lines.append("")
+    lines.append(
+        f"Per-call overhead: 1 thread x {settings['per_call_n']} calls, "
+        "(run(N) + trace release - run(0)) / N, medians"
+    )
+    lines.append(
+        f"plain call (same loop, no hook ever armed): {report['plain_us_per_call']:.3f} us/call"
     )
     lines.append(
         f"{'granularity':<12}{'us/call':>9}{'ratio':>8}{'pts/call':>9}{'run(0) us':>11}"
-        f"{'no-capture':>12}{'ratio':>8}{'armed plain':>13}"
+        f"{'release us':>11}{'no-capture':>12}{'ratio':>7}{'armed plain':>13}"
     )
     by_gran: dict[str, dict[bool, dict[str, Any]]] = {}
     for c in report["per_call"]:
@@ -402,14 +531,13 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"{g:<12}{_fmt(on.get('us_per_call'), 2):>9}{_fmt(on.get('ratio'), 1):>8}"
             f"{_fmt(on.get('points_per_call'), 1):>9}{_fmt(on.get('fixed_run_us')):>11}"
-            f"{_fmt(off.get('us_per_call'), 2):>12}{_fmt(off.get('ratio'), 1):>8}"
+            f"{_fmt(on.get('release_us')):>11}"
+            f"{_fmt(off.get('us_per_call'), 2):>12}{_fmt(off.get('ratio'), 1):>7}"
             f"{_fmt(on.get('armed_plain_us_per_call'), 3):>13}"
         )
-    lines.append(
-        "(ratio = us/call / plain; no-capture = capture_values=False; armed plain = the same "
-        "plain call"
-    )
-    lines.append(" on the uncontrolled main thread right after runs at that granularity, in us)")
+    lines.append("ratio = us/call / plain call. release = freeing the previous run's trace, which")
+    lines.append("happens inside the next run. no-capture = capture_values=False. armed plain =")
+    lines.append("the plain call on the uncontrolled main thread after runs at that granularity.")
     lines.append("")
     if report["problems"]:
         lines.append("PROBLEMS:")
@@ -425,15 +553,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seconds",
         type=float,
-        default=1.5,
-        help="timed seconds per throughput cell (16 cells; per-call cells get half); "
-        "total is about 26 x this (default 1.5)",
+        default=1.0,
+        help="timed seconds per throughput cell (16 cells per pass, two passes: OS placement "
+        "and pinned to one CPU; per-call cells get half); total is about 42 x this "
+        "(default 1.0)",
     )
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument(
         "--profile",
         choices=(NONE, *GRANULARITIES),
         help="instead of benchmarking, print a cProfile of the per-call hot path",
+    )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        help="pin everything to this one CPU and make a single pass (default: one pass with "
+        "the OS placing threads, then one pinned to the last usable CPU)",
+    )
+    parser.add_argument(
+        "--no-pinned-pass", action="store_true", help="skip the pass pinned to one CPU"
     )
     parser.add_argument("--profile-n", type=int, default=20_000, help="calls to profile")
     parser.add_argument("--profile-limit", type=int, default=25, help="rows to print")
@@ -443,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.seconds > 0:
         parser.error("--seconds must be positive")
-    report = benchmark(args.seconds)
+    report = benchmark(args.seconds, args.cpu, not args.no_pinned_pass)
     print(render(report))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,7 @@ class Run:
         self.switches = 0
         self.finished_count = 0
         self.raw: list[RawEvent] = []
+        self.preemptions: list[tuple[int, int, int]] = []
         self.runnable: tuple[int, ...] = tuple(range(len(fns)))
         self.live: set[int] = set(range(len(fns)))
         self.returns: list[Any] = [None] * len(fns)
@@ -108,6 +109,7 @@ class Run:
         self.raw.append((step, w.tid, point, detail))
         nxt = self.choose(step, w.tid, self.runnable)
         if nxt != w.tid:
+            self.preemptions.append((step, w.tid, nxt))
             self._hand_off(w, nxt)
 
     def _hand_off(self, w: Worker, nxt: int) -> None:
@@ -374,6 +376,7 @@ class Run:
             steps=self.step,
             hang=self.hang,
             elapsed_virtual=self.clock.elapsed,
+            preemptions=list(self.preemptions),
         )
 
 

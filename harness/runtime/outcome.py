@@ -94,7 +94,7 @@ class RunResult:
     steps: int
     hang: Deadlock | Livelock | Stuck | None = None
     elapsed_virtual: float = 0.0
-    notes: list[str] = field(default_factory=list)
+    preemptions: list[tuple[int, int, int]] = field(default_factory=list)  # (step, from, to)
 
     @property
     def ok(self) -> bool:

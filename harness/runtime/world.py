@@ -20,7 +20,8 @@ from __future__ import annotations
 import threading
 import time
 from _thread import get_ident
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -59,12 +60,27 @@ class World:
     examples sharing patched modules would share a clock and lock numbering.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, owner_virtual: bool = True) -> None:
         self.clock = VirtualClock()
         self.owner: int | None = None
+        # Whether the owning (test) thread sees virtual time. The stateful machine turns it on
+        # only around model code, so that Hypothesis's own timing stays real.
+        self.owner_virtual = owner_virtual
 
     def _virtual(self) -> bool:
-        return controlled_thread() is not None or get_ident() == self.owner
+        return controlled_thread() is not None or (
+            self.owner_virtual and get_ident() == self.owner
+        )
+
+    @contextmanager
+    def virtual_time(self) -> Iterator[None]:
+        """Let the owning thread see virtual time for the duration of the block."""
+        previous = self.owner_virtual
+        self.owner_virtual = True
+        try:
+            yield
+        finally:
+            self.owner_virtual = previous
 
     def __enter__(self) -> World:
         global _active
@@ -101,7 +117,7 @@ class World:
             agent = controlled_thread()
             if agent is not None and agent.run is not None:
                 agent.run.sleep(agent, seconds)
-            elif get_ident() == self.owner:
+            elif self.owner_virtual and get_ident() == self.owner:
                 clock.advance(seconds)
             else:
                 real["sleep"](seconds)

@@ -1,0 +1,105 @@
+"""Finding models by id: the bundled ones, installed plugins, and ``package.module:Class``.
+
+Three sources, in this order of precedence:
+1. ``package.module:Class`` given directly (a model anywhere on sys.path);
+2. models registered by installed packages under the ``harness.models`` entry-point group;
+3. the models bundled in this repository's ``models`` package (every ``*_spec`` module).
+Every model is validated when it is loaded, so a broken declaration is reported by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from importlib.metadata import entry_points
+
+from harness.errors import UsageError
+from harness.model import Model, ModelSpec, validate_model
+
+ENTRY_POINT_GROUP = "harness.models"
+
+
+class UnknownModelError(UsageError):
+    """No model has the requested id (the message lists the known ones)."""
+
+
+def _load_reference(ref: str) -> ModelSpec:
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise UnknownModelError(f"model reference {ref!r} must look like package.module:Class")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnknownModelError(f"cannot import {module_name!r} for model {ref!r}: {exc}") from None
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise UnknownModelError(f"module {module_name!r} has no {attr!r} (model {ref!r})") from None
+    return validate_model(obj, ref)
+
+
+def _bundled() -> dict[str, ModelSpec]:
+    found: dict[str, ModelSpec] = {}
+    try:
+        package = importlib.import_module("models")
+    except ImportError:
+        return found
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.endswith("_spec"):
+            continue
+        module = importlib.import_module(f"models.{info.name}")
+        for obj in vars(module).values():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, Model)
+                and obj is not Model
+                and obj.__module__ == module.__name__
+                and obj.name
+            ):
+                spec = validate_model(obj, f"{module.__name__}:{obj.__qualname__}")
+                found[spec.name] = spec
+    return found
+
+
+def _plugins() -> dict[str, ModelSpec]:
+    found: dict[str, ModelSpec] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        spec = _load_reference(ep.value)
+        found[ep.name] = spec
+    return found
+
+
+def all_models() -> dict[str, ModelSpec]:
+    """Every known model by id: bundled first, plugins override nothing silently."""
+    models = _bundled()
+    for name, spec in _plugins().items():
+        if name in models:
+            raise UsageError(
+                f"model id {name!r} is registered twice: {models[name].origin} and {spec.origin}"
+            )
+        models[name] = spec
+    return models
+
+
+def find_model(ref: str | type[Model]) -> ModelSpec:
+    """Resolve a model id, a ``module:Class`` reference, or a Model class."""
+    if isinstance(ref, type):
+        return validate_model(ref)
+    if ":" in ref:
+        return _load_reference(ref)
+    name, _, _variant = ref.partition(".")
+    models = all_models()
+    if name not in models:
+        known = ", ".join(sorted(models)) or "none"
+        raise UnknownModelError(f"unknown model {name!r}; known models: {known}")
+    return models[name]
+
+
+def split_variant(ref: str) -> tuple[str, str | None]:
+    """``backoffer.locked`` -> (``backoffer``, ``locked``); references keep their colon part."""
+    if ":" in ref:
+        module, _, rest = ref.partition(":")
+        cls, _, variant = rest.partition(".")
+        return f"{module}:{cls}", variant or None
+    name, _, variant = ref.partition(".")
+    return name, variant or None

@@ -1,0 +1,109 @@
+"""What went wrong in one example, recorded in the model's terms.
+
+The stateful machine builds a `Failure` the moment a check fails, before it raises into
+Hypothesis: the scenario so far (every step, with arguments), the failing round's schedule and
+trace, and the verdict. Reports, artifacts and replay all start from this object; nothing ever
+parses Hypothesis's own output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.trace import Trace
+
+#: Failure kinds, from most to least specific.
+KINDS = ("invariant", "exception", "deadlock", "livelock", "stuck", "broken-model")
+
+
+class CounterexampleFound(AssertionError):
+    """Raised into Hypothesis when a step fails; carries the structured `Failure`."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.headline())
+        self.failure = failure
+
+
+@dataclass
+class Step:
+    """One step of a scenario: a sequential call, or a parallel round of workers."""
+
+    kind: str  # "sequential" | "round"
+    calls: list[list[tuple[str, dict[str, Any]]]]  # one list of (op, args) per worker
+    schedule: list[tuple[int, int, int]] = field(default_factory=list)  # drawn preemptions
+    preemptions: list[tuple[int, int, int]] = field(default_factory=list)  # (step, from, to)
+    steps: int = 0
+
+    @property
+    def workers(self) -> int:
+        return len(self.calls)
+
+    @property
+    def total_calls(self) -> int:
+        return sum(len(c) for c in self.calls)
+
+    def describe(self) -> str:
+        def call_text(op: str, args: dict[str, Any]) -> str:
+            inner = ", ".join(f"{k}={v!r}" for k, v in args.items())
+            return f"{op}({inner})"
+
+        if self.kind == "sequential":
+            (op, args) = self.calls[0][0]
+            return f"sequential: {call_text(op, args)}"
+        lines = [f"parallel round: {self.workers} workers, {len(self.preemptions)} preemption(s)"]
+        for worker, calls in enumerate(self.calls):
+            lines.append(f"  worker {worker}: " + "; ".join(call_text(o, a) for o, a in calls))
+        return "\n".join(lines)
+
+
+@dataclass
+class Failure:
+    """A failed check: what kind, which invariant, the message, and how we got there."""
+
+    kind: str
+    message: str
+    model: str
+    variant: str
+    granularity: str
+    scenario: list[Step]
+    invariant: str | None = None
+    trace: Trace | None = None
+    seed: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+    details: str = ""  # traceback or full hang report
+
+    def headline(self) -> str:
+        what = f"invariant {self.invariant}" if self.invariant else self.kind
+        return f"{self.model}.{self.variant}: {what} failed: {self.message}"
+
+    @property
+    def failing_step(self) -> Step | None:
+        return self.scenario[-1] if self.scenario else None
+
+    @property
+    def rounds(self) -> list[Step]:
+        return [s for s in self.scenario if s.kind == "round"]
+
+    def shape(self) -> dict[str, Any]:
+        """The counterexample's size: what "minimal" is judged on."""
+        step = self.failing_step
+        return {
+            "steps": len(self.scenario),
+            "rounds": len(self.rounds),
+            "threads": step.workers if step else 0,
+            "operations": step.total_calls if step else 0,
+            "calls_per_worker": [len(c) for c in step.calls] if step else [],
+            "preemptions": len(step.preemptions) if step else 0,
+        }
+
+    def describe(self) -> str:
+        lines = [self.headline(), "", "scenario:"]
+        for i, step in enumerate(self.scenario, 1):
+            text = step.describe().replace("\n", "\n   ")
+            lines.append(f"{i:>2}. {text}")
+        step = self.failing_step
+        if step is not None and step.preemptions:
+            pre = ", ".join(f"step {s}: T{a}->T{b}" for s, a, b in step.preemptions)
+            lines.append(f"preemptions: {pre}")
+        return "\n".join(lines)

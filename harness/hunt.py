@@ -1,0 +1,208 @@
+"""`hunt`: run a model's state machine under Hypothesis and return what it found.
+
+This is the main job, used by the CLI and by tests. One hunt = one variant, one seed, one
+budget of examples; Hypothesis generates scenarios and schedules, and on a failure shrinks
+them together. The result says how fast the first failure came and carries the final, shrunk
+`Failure` -- never text parsed from Hypothesis's output.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import Flaky
+from hypothesis.stateful import run_state_machine_as_test
+
+import harness
+from harness.catalog import find_model, split_variant
+from harness.errors import UsageError
+from harness.failure import CounterexampleFound, Failure
+from harness.machine import Observer, build_machine
+from harness.model import BrokenModelError, Model, ModelSpec
+from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
+from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
+from harness.runtime.world import _REAL_TIME
+
+_real_perf_counter = _REAL_TIME["perf_counter"]
+
+DEFAULT_MAX_EXAMPLES = 100
+#: Steps per example: a few rounds are plenty to overlap operations; more only slows shrinking.
+DEFAULT_STEPS_PER_EXAMPLE = 5
+
+
+class UnknownVariantError(UsageError):
+    """The model has no such variant (the message lists the known ones)."""
+
+
+@dataclass
+class HuntResult:
+    """Outcome of hunting one variant."""
+
+    model: str
+    variant: str
+    granularity: str
+    seed: int
+    found: bool
+    examples: int
+    seconds: float
+    first_example: int | None = None
+    seconds_to_first_failure: float | None = None
+    failure: Failure | None = None
+    first_failure: Failure | None = None
+    broken: str | None = None
+    expected_failure: bool = False
+
+    @property
+    def as_expected(self) -> bool:
+        """Found a bug where one is expected, or none where none is."""
+        return self.broken is None and self.found == self.expected_failure
+
+    def to_json(self) -> dict[str, Any]:
+        failure = self.failure
+        counterexample = None
+        if failure is not None:
+            shape = failure.shape()
+            counterexample = {
+                "threads": shape["threads"],
+                "operations": shape["operations"],
+                "preemptions": shape["preemptions"],
+                "steps": shape["steps"],
+                "artifact": None,
+            }
+        return {
+            "model": self.model,
+            "variant": self.variant,
+            "granularity": self.granularity,
+            "seed": self.seed,
+            "found": self.found,
+            "expected_failure": self.expected_failure,
+            "failure": None
+            if failure is None
+            else {"kind": failure.kind, "invariant": failure.invariant, "message": failure.message},
+            "broken_model": self.broken,
+            "examples": self.examples,
+            "examples_to_first_failure": self.first_example,
+            "seconds_to_first_failure": self.seconds_to_first_failure,
+            "seconds": round(self.seconds, 4),
+            "counterexample": counterexample,
+            "python": platform.python_version(),
+            "harness_version": harness.__version__,
+        }
+
+
+def resolve(model: str | type[Model], variant: str | None) -> tuple[ModelSpec, list[str]]:
+    """The model spec and the variants to hunt (all of them when none is named)."""
+    if isinstance(model, str):
+        ref, inline = split_variant(model)
+        spec = find_model(ref)
+        variant = variant or inline
+    else:
+        spec = find_model(model)
+    variants = list(spec.cls.variants)
+    if variant is None:
+        return spec, variants
+    if variant not in spec.cls.variants:
+        raise UnknownVariantError(
+            f"model {spec.name!r} has no variant {variant!r}; known variants: {', '.join(variants)}"
+        )
+    return spec, [variant]
+
+
+def hunt(
+    model: str | type[Model],
+    variant: str | None = None,
+    *,
+    seed: int = 0,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+    granularity: str = DEFAULT_GRANULARITY,
+    steps_per_example: int = DEFAULT_STEPS_PER_EXAMPLE,
+    shrink: bool = True,
+    executor: Executor | None = None,
+    stuck_after: float = DEFAULT_STUCK_AFTER,
+) -> HuntResult:
+    """Hunt one variant (the model's default one if none is given) and return the result."""
+    spec, variants = resolve(model, variant)
+    return hunt_spec(
+        spec,
+        variants[0] if variant or len(variants) == 1 else spec.cls.default_variant(),
+        seed=seed,
+        max_examples=max_examples,
+        granularity=granularity,
+        steps_per_example=steps_per_example,
+        shrink=shrink,
+        executor=executor,
+        stuck_after=stuck_after,
+    )
+
+
+def hunt_spec(
+    spec: ModelSpec,
+    variant: str,
+    *,
+    seed: int = 0,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+    granularity: str = DEFAULT_GRANULARITY,
+    steps_per_example: int = DEFAULT_STEPS_PER_EXAMPLE,
+    shrink: bool = True,
+    executor: Executor | None = None,
+    stuck_after: float = DEFAULT_STUCK_AFTER,
+) -> HuntResult:
+    check_granularity(granularity)
+    if not isinstance(max_examples, int) or max_examples < 1:
+        raise UsageError(f"max_examples must be a positive integer, got {max_examples!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"seed must be a non-negative integer, got {seed!r}")
+    observer = Observer()
+    machine = build_machine(
+        spec,
+        variant,
+        granularity=granularity,
+        executor=executor,
+        observer=observer,
+        stuck_after=stuck_after,
+    )
+    machine = hypothesis_seed(seed)(machine)
+    phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
+    config = settings(
+        max_examples=max_examples,
+        stateful_step_count=steps_per_example,
+        derandomize=False,
+        database=None,
+        deadline=None,
+        phases=phases,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
+    started = _real_perf_counter()
+    broken = None
+    try:
+        run_state_machine_as_test(machine, settings=config)
+    except CounterexampleFound:
+        pass
+    except BrokenModelError as exc:
+        broken = str(exc)
+    except Flaky as exc:
+        broken = f"the model is not deterministic (Hypothesis saw a flaky failure): {exc}"
+    seconds = _real_perf_counter() - started
+    failure = observer.last if broken is None else None
+    return HuntResult(
+        model=spec.name,
+        variant=variant,
+        granularity=granularity,
+        seed=seed,
+        found=failure is not None,
+        examples=observer.examples,
+        seconds=seconds,
+        first_example=observer.first_example,
+        seconds_to_first_failure=observer.first_seconds,
+        failure=failure,
+        first_failure=observer.first,
+        broken=broken,
+        expected_failure=variant in spec.cls.expect_failure,
+    )

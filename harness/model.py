@@ -1,0 +1,291 @@
+"""The Model API: describe a shared object once, and the harness hunts its races.
+
+A model is a class that says
+
+* how to build the object under test (`Model.setup`, once per example, with the example's
+  `variant`, a seeded `rng` and any drawn `parameters`),
+* which operations threads perform on it (methods marked `@operation`, with a Hypothesis
+  strategy per argument),
+* what must hold after every step (methods marked `@invariant`, raising AssertionError),
+* which modules to instrument (`instrument`: the code under test, by module name).
+
+The code under test never imports the harness: the model lives beside it. Operations and
+invariants are ordinary methods of the model; operations run on controlled worker threads,
+invariants on the test thread between steps. Everything the model does itself (in its own,
+uninstrumented module) is atomic as far as the scheduler is concerned, which makes the model
+the natural place to keep ground truth -- e.g. how many sleeps each thread really did.
+
+Example::
+
+    class CounterModel(Model):
+        name = "counter"
+        instrument = ("mypkg.counter",)
+        variants = {"unsafe": "no lock", "locked": "one lock"}
+
+        def setup(self) -> None:
+            self.counter = Counter(locked=self.variant == "locked")
+            self.done = 0
+
+        @operation()
+        def incr(self) -> None:
+            self.counter.incr()
+            self.done += 1        # the model's own code: atomic, so a faithful count
+
+        @invariant()
+        def no_lost_increment(self) -> None:
+            assert self.counter.n == self.done, f"counter.n == {self.counter.n}, expected {self.done}"
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+from harness.errors import UsageError
+from harness.runtime.instrument import resolve_modules
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OPERATION = "_harness_operation"
+_INVARIANT = "_harness_invariant"
+
+
+class ModelDefinitionError(UsageError):
+    """A model is declared wrongly; the message names the model and the offending member."""
+
+
+class BrokenModelError(Exception):
+    """An invariant or setup of the model itself crashed (not an AssertionError): not a race."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of a model: its method, argument strategies and expected exceptions."""
+
+    name: str
+    func: Callable[..., Any]
+    strategies: Mapping[str, SearchStrategy[Any]]
+    raises: tuple[type[BaseException], ...] = ()
+    takes_worker: bool = False
+
+    def call(self, model: Model, worker: int | None, args: Mapping[str, Any]) -> Any:
+        if self.takes_worker:
+            return self.func(model, worker, **args)
+        return self.func(model, **args)
+
+    def strategy(self) -> SearchStrategy[tuple[str, dict[str, Any]]]:
+        """Draws ``(name, args)`` for one call of this operation."""
+        name = self.name
+        return st.fixed_dictionaries(dict(self.strategies)).map(lambda args: (name, args))
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    func: Callable[[Any], None]
+    doc: str = ""
+
+
+def operation(
+    *, raises: Sequence[type[BaseException]] = (), **strategies: SearchStrategy[Any]
+) -> Callable[[F], F]:
+    """Mark a model method as an operation threads may call.
+
+    Each keyword names an argument of the method and gives the Hypothesis strategy its values
+    are drawn from. If the method has a parameter called ``worker`` (right after ``self``), it
+    receives the index of the worker thread calling it (None in a sequential step). Exceptions
+    listed in `raises` are results of the operation, not failures.
+    """
+
+    def mark(func: F) -> F:
+        setattr(func, _OPERATION, (dict(strategies), tuple(raises)))
+        return func
+
+    return mark
+
+
+def invariant() -> Callable[[F], F]:
+    """Mark a model method (taking only ``self``) as a check run after every step.
+
+    It must raise AssertionError, with a message in the model's terms, when the object is in a
+    state no correct implementation could reach. Any other exception is reported as a broken
+    model, not as a race.
+    """
+
+    def mark(func: F) -> F:
+        setattr(func, _INVARIANT, True)
+        return func
+
+    return mark
+
+
+@dataclass
+class OpRecord:
+    """One completed operation call, as the model's history keeps it."""
+
+    worker: int | None
+    op: str
+    args: dict[str, Any]
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Model:
+    """Base class of every model. Subclass it, set the class attributes, add operations.
+
+    Class attributes:
+      name       -- the model id used on the command line (``harness hunt NAME``).
+      summary    -- one line for ``harness models``.
+      variants   -- variant id -> one-line description; the first is the default.
+      instrument -- modules whose code gets scheduling points (the code under test).
+      parameters -- argument name -> strategy, drawn once per example, available as
+                    ``self.params`` in `setup` (e.g. a budget or a size).
+      expect_failure -- variants that are known to be unsafe: the hunt is expected to find a
+                    counterexample for them (tests use it; the CLI reports it).
+      max_workers, max_ops_per_worker -- bounds of a parallel round.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    variants: ClassVar[Mapping[str, str]] = {"default": "the only variant"}
+    instrument: ClassVar[Sequence[str]] = ()
+    parameters: ClassVar[Mapping[str, SearchStrategy[Any]]] = {}
+    expect_failure: ClassVar[Sequence[str]] = ()
+    max_workers: ClassVar[int] = 8
+    max_ops_per_worker: ClassVar[int] = 3
+
+    def __init__(self, variant: str, rng: random.Random, params: Mapping[str, Any]) -> None:
+        self.variant = variant
+        self.rng = rng
+        self.params = dict(params)
+        self.history: list[OpRecord] = []
+        self.setup()
+
+    # -- hooks for subclasses --------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Build the object under test. Runs inside the patched world (locks, virtual time)."""
+
+    def begin_round(self, workers: int) -> None:
+        """Called on the test thread before a parallel round of `workers` threads."""
+
+    def end_round(self) -> None:
+        """Called on the test thread after a parallel round, before the invariants."""
+
+    # -- introspection -----------------------------------------------------------------------
+
+    @classmethod
+    def operations(cls) -> list[Operation]:
+        """The operations in definition order (subclass definitions after base ones)."""
+        found: dict[str, Operation] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, func in vars(klass).items():
+                marker = getattr(func, _OPERATION, None)
+                if marker is None:
+                    continue
+                strategies, raises = marker
+                params = list(inspect.signature(func).parameters)
+                takes_worker = len(params) > 1 and params[1] == "worker"
+                found[attr] = Operation(attr, func, strategies, raises, takes_worker)
+        return list(found.values())
+
+    @classmethod
+    def invariants(cls) -> list[Invariant]:
+        found: dict[str, Invariant] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, func in vars(klass).items():
+                if getattr(func, _INVARIANT, False):
+                    doc = (inspect.getdoc(func) or "").split("\n")[0]
+                    found[attr] = Invariant(attr, func, doc)
+        return list(found.values())
+
+    @classmethod
+    def default_variant(cls) -> str:
+        return next(iter(cls.variants))
+
+
+@dataclass
+class ModelSpec:
+    """A validated model class plus where it came from (for `harness models`)."""
+
+    cls: type[Model]
+    origin: str
+    operations: list[Operation] = field(default_factory=list)
+    invariants: list[Invariant] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+
+def validate_model(cls: Any, origin: str = "") -> ModelSpec:
+    """Check a model declaration and report the first problem by model and member name."""
+    label = getattr(cls, "__qualname__", repr(cls))
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise ModelDefinitionError(f"{origin or label} is not a harness Model subclass")
+    if not cls.name or not isinstance(cls.name, str):
+        raise ModelDefinitionError(f"model {label} has no `name`")
+    where = f"model {cls.name!r} ({label})"
+    if not cls.variants:
+        raise ModelDefinitionError(f"{where} declares no variants")
+    if isinstance(cls.instrument, str):
+        raise ModelDefinitionError(f"{where}: `instrument` must be a sequence of module names")
+    ops = cls.operations()
+    if not ops:
+        raise ModelDefinitionError(f"{where} declares no @operation")
+    for op in ops:
+        sig = inspect.signature(op.func)
+        params = list(sig.parameters.values())[1 + op.takes_worker :]
+        for param in params:
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise ModelDefinitionError(
+                    f"{where}: operation {op.name} takes *args/**kwargs; name its arguments"
+                )
+            if param.name not in op.strategies and param.default is param.empty:
+                raise ModelDefinitionError(
+                    f"{where}: operation {op.name} has no strategy for argument {param.name!r}"
+                )
+        for arg, strategy in op.strategies.items():
+            if arg not in sig.parameters:
+                raise ModelDefinitionError(
+                    f"{where}: operation {op.name} has a strategy for {arg!r}, "
+                    "which is not one of its arguments"
+                )
+            if not isinstance(strategy, SearchStrategy):
+                raise ModelDefinitionError(
+                    f"{where}: operation {op.name} argument {arg!r} needs a Hypothesis "
+                    f"strategy, got {strategy!r}"
+                )
+    invariants = cls.invariants()
+    for inv in invariants:
+        required = [
+            p
+            for p in list(inspect.signature(inv.func).parameters.values())[1:]
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        if required:
+            raise ModelDefinitionError(
+                f"{where}: invariant {inv.name} must take only self, "
+                f"but also requires {', '.join(p.name for p in required)}"
+            )
+    for name, strategy in cls.parameters.items():
+        if not isinstance(strategy, SearchStrategy):
+            raise ModelDefinitionError(
+                f"{where}: parameter {name!r} needs a Hypothesis strategy, got {strategy!r}"
+            )
+    if cls.max_workers < 2 or cls.max_ops_per_worker < 1:
+        raise ModelDefinitionError(f"{where}: needs max_workers >= 2 and max_ops_per_worker >= 1")
+    for variant in cls.expect_failure:
+        if variant not in cls.variants:
+            raise ModelDefinitionError(f"{where}: expect_failure names unknown variant {variant!r}")
+    try:
+        resolve_modules(cls.instrument)
+    except UsageError as exc:
+        raise ModelDefinitionError(f"{where}: instrument: {exc}") from None
+    return ModelSpec(cls, origin or f"{cls.__module__}:{cls.__qualname__}", ops, invariants)
