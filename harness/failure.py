@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.runtime.outcome import Preemption
 from harness.trace import Trace
 
 #: Failure kinds, from most to least specific.
@@ -25,15 +26,28 @@ class CounterexampleFound(AssertionError):
         self.failure = failure
 
 
+Call = tuple[str, dict[str, Any]]
+
+
 @dataclass
 class Step:
-    """One step of a scenario: a sequential call, or a parallel round of workers."""
+    """One step of a scenario: a sequential call, or a parallel round of workers.
+
+    For a round, `drawn` and `noise` are the schedule as drawn; `taken` is every switch the
+    run actually made, ``(step, thread, point, target)``: replaying `taken` as explicit
+    preemptions reproduces the round exactly, whatever produced it.
+    """
 
     kind: str  # "sequential" | "round"
-    calls: list[list[tuple[str, dict[str, Any]]]]  # one list of (op, args) per worker
-    schedule: list[tuple[int, int, int]] = field(default_factory=list)  # drawn preemptions
-    preemptions: list[tuple[int, int, int]] = field(default_factory=list)  # (step, from, to)
+    calls: list[list[Call]]  # one list of (op, args) per worker
+    drawn: list[Any] = field(default_factory=list)
+    noise: tuple[int, int] | None = None
+    taken: list[Preemption] = field(default_factory=list)
     steps: int = 0
+
+    @property
+    def preemptions(self) -> list[Preemption]:
+        return self.taken
 
     @property
     def workers(self) -> int:
@@ -99,11 +113,14 @@ class Failure:
 
     def describe(self) -> str:
         lines = [self.headline(), "", "scenario:"]
-        for i, step in enumerate(self.scenario, 1):
-            text = step.describe().replace("\n", "\n   ")
+        for i, one in enumerate(self.scenario, 1):
+            text = one.describe().replace("\n", "\n   ")
             lines.append(f"{i:>2}. {text}")
-        step = self.failing_step
-        if step is not None and step.preemptions:
-            pre = ", ".join(f"step {s}: T{a}->T{b}" for s, a, b in step.preemptions)
+        last = self.failing_step
+        if last is not None and last.taken:
+            pre = ", ".join(
+                f"worker {p.thread} at its point {p.point} (step {p.step}) -> worker {p.target}"
+                for p in last.taken
+            )
             lines.append(f"preemptions: {pre}")
         return "\n".join(lines)

@@ -22,6 +22,7 @@ from harness.catalog import find_model, split_variant
 from harness.errors import UsageError
 from harness.failure import CounterexampleFound, Failure
 from harness.machine import Observer, build_machine
+from harness.minimize import minimize
 from harness.model import BrokenModelError, Model, ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
@@ -182,15 +183,20 @@ def hunt_spec(
     started = _real_perf_counter()
     broken = None
     try:
-        run_state_machine_as_test(machine, settings=config)
+        run_state_machine_as_test(machine, settings=config)  # type: ignore[no-untyped-call]
     except CounterexampleFound:
         pass
     except BrokenModelError as exc:
         broken = str(exc)
     except Flaky as exc:
         broken = f"the model is not deterministic (Hypothesis saw a flaky failure): {exc}"
-    seconds = _real_perf_counter() - started
     failure = observer.last if broken is None else None
+    if failure is not None and shrink:
+        try:
+            failure = minimize(spec, failure, executor=executor, stuck_after=stuck_after)
+        except BrokenModelError as exc:
+            broken, failure = str(exc), None
+    seconds = _real_perf_counter() - started
     return HuntResult(
         model=spec.name,
         variant=variant,

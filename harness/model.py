@@ -33,7 +33,7 @@ Example::
 
         @invariant()
         def no_lost_increment(self) -> None:
-            assert self.counter.n == self.done, f"counter.n == {self.counter.n}, expected {self.done}"
+            assert self.counter.n == self.done, f"n == {self.counter.n}, {self.done} increments"
 """
 
 from __future__ import annotations
@@ -149,6 +149,9 @@ class Model:
       expect_failure -- variants that are known to be unsafe: the hunt is expected to find a
                     counterexample for them (tests use it; the CLI reports it).
       max_workers, max_ops_per_worker -- bounds of a parallel round.
+      points_per_operation -- granularity -> about how many scheduling points one operation
+                    reaches; drawn preemptions are spread over that range (default: measured
+                    on the Backoffer).
     """
 
     name: ClassVar[str] = ""
@@ -159,6 +162,7 @@ class Model:
     expect_failure: ClassVar[Sequence[str]] = ()
     max_workers: ClassVar[int] = 8
     max_ops_per_worker: ClassVar[int] = 3
+    points_per_operation: ClassVar[Mapping[str, int]] = {}
 
     def __init__(self, variant: str, rng: random.Random, params: Mapping[str, Any]) -> None:
         self.variant = variant

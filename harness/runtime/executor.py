@@ -32,7 +32,15 @@ from harness.runtime import registry
 from harness.runtime.clock import VirtualClock
 from harness.runtime.hooks import process_hooks
 from harness.runtime.instrument import resolve_modules
-from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, Waiter, WorkerError
+from harness.runtime.outcome import (
+    Deadlock,
+    Livelock,
+    Preemption,
+    RunResult,
+    Stuck,
+    Waiter,
+    WorkerError,
+)
 from harness.runtime.points import (
     DEFAULT_GRANULARITY,
     MISSING,
@@ -78,7 +86,7 @@ class Run:
         self.switches = 0
         self.finished_count = 0
         self.raw: list[RawEvent] = []
-        self.preemptions: list[tuple[int, int, int]] = []
+        self.preemptions: list[Preemption] = []
         self.runnable: tuple[int, ...] = tuple(range(len(fns)))
         self.live: set[int] = set(range(len(fns)))
         self.returns: list[Any] = [None] * len(fns)
@@ -106,10 +114,11 @@ class Run:
             self._abort(self._livelock())
             raise RunAborted
         step = self.step = self.step + 1
+        w.points += 1
         self.raw.append((step, w.tid, point, detail))
         nxt = self.choose(step, w.tid, self.runnable)
         if nxt != w.tid:
-            self.preemptions.append((step, w.tid, nxt))
+            self.preemptions.append(Preemption(step, w.tid, w.points, nxt))
             self._hand_off(w, nxt)
 
     def _hand_off(self, w: Worker, nxt: int) -> None:

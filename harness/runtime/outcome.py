@@ -9,9 +9,22 @@ stack -- enough to understand the problem without re-running it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.trace import Trace
+
+
+class Preemption(NamedTuple):
+    """A switch away from a thread that could have gone on.
+
+    `step` is the global scheduling point; `point` is the thread's own count of points, which
+    is how a schedule pins the switch (see `harness.schedule.drawn`).
+    """
+
+    step: int
+    thread: int
+    point: int
+    target: int
 
 
 @dataclass(frozen=True)
@@ -94,7 +107,7 @@ class RunResult:
     steps: int
     hang: Deadlock | Livelock | Stuck | None = None
     elapsed_virtual: float = 0.0
-    preemptions: list[tuple[int, int, int]] = field(default_factory=list)  # (step, from, to)
+    preemptions: list[Preemption] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

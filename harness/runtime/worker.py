@@ -38,6 +38,7 @@ class Worker:
         self.blocked_on: Any = None
         self.deadline: float | None = None
         self.timed_out = False
+        self.points = 0  # scheduling points this thread reached in the current run
         self.pending: tuple[list[Any], Any, Any, bool] | None = None
         self.thread = threading.Thread(
             target=self._main, name=f"harness-worker-{slot}", daemon=True
@@ -51,6 +52,7 @@ class Worker:
         self.blocked_on = None
         self.deadline = None
         self.timed_out = False
+        self.points = 0
         self.pending = None
 
     def park(self) -> None:

@@ -68,9 +68,7 @@ class World:
         self.owner_virtual = owner_virtual
 
     def _virtual(self) -> bool:
-        return controlled_thread() is not None or (
-            self.owner_virtual and get_ident() == self.owner
-        )
+        return controlled_thread() is not None or (self.owner_virtual and get_ident() == self.owner)
 
     @contextmanager
     def virtual_time(self) -> Iterator[None]:

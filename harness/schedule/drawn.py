@@ -1,56 +1,76 @@
-"""The schedule Hypothesis draws and shrinks: a few preemptions, each pinned to one thread.
+"""The schedule Hypothesis draws: explicit per-thread preemptions, plus optional noise.
 
-A preemption is ``(thread, point, choice)``: when worker `thread` reaches its `point`-th
-scheduling point (counting its own points only, from 1), switch to the `choice`-th other
-runnable thread. Between preemptions the running thread goes on until it blocks or finishes,
-and then the lowest-numbered runnable thread continues (a fixed rule, not a decision).
+A preemption is ``(thread, point, target)``: when worker `thread` reaches its `point`-th
+scheduling point (counting its own points only, from 1), the CPU goes to `target` (or, if
+`target` cannot run, to the next runnable thread after it). Between preemptions the running
+thread goes on until it blocks or finishes; then the lowest-numbered runnable thread continues
+(a fixed rule, not a decision).
 
-Why per-thread counts rather than global step numbers: a thread's own point count does not
-depend on how the other threads were interleaved, so when Hypothesis deletes one preemption the
-others keep their meaning. Shrinking therefore does what a developer wants: it deletes
-preemptions (fewer context switches), lowers `thread` and `choice` toward 0 and moves `point`
-earlier, and the final counterexample needs exactly the preemptions the bug needs -- one, for
-a lost update. Unreachable preemptions (a point the thread never reaches) are simply no-ops,
-so every drawn value is valid whatever the run looks like.
+Per-thread counts rather than global step numbers: a thread's own point count does not depend
+on how the other threads were interleaved, so deleting one preemption leaves the others'
+meaning intact -- which is what makes a schedule shrinkable.
+
+`noise` = ``(seed, rate)`` adds, at every other point, a switch with probability ``1/rate`` to
+a random other thread: dense random interleavings find races in very few examples. Every
+switch actually taken is recorded by the run as an explicit preemption, so a noisy schedule
+that failed can be rewritten as an explicit one and minimised (`harness.minimize`).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from typing import NamedTuple
 
 
 class ThreadPreemption(NamedTuple):
-    """When `thread` reaches its own `point`-th scheduling point, switch away."""
+    """When `thread` reaches its own `point`-th scheduling point, run `target` instead."""
 
     thread: int
     point: int
-    choice: int = 0
+    target: int
 
 
 class DrawnSchedule:
-    """Non-preemptive except at the listed per-thread points."""
+    """Non-preemptive except at the listed per-thread points (and where noise strikes)."""
 
-    def __init__(self, preemptions: Iterable[ThreadPreemption | tuple[int, int, int]]) -> None:
+    def __init__(
+        self,
+        preemptions: Iterable[ThreadPreemption | tuple[int, int, int]] = (),
+        noise: tuple[int, int] | None = None,
+    ) -> None:
         self.preemptions = tuple(ThreadPreemption(*p) for p in preemptions)
+        self.noise = noise
         self._at: dict[tuple[int, int], int] = {}
-        for thread, point, choice in self.preemptions:
-            self._at.setdefault((thread, point), choice)
+        for thread, point, target in self.preemptions:
+            self._at.setdefault((thread, point), target)
         self._counts: dict[int, int] = {}
+        self._rng: random.Random | None = None
 
     def reset(self) -> None:
         self._counts = {}
+        self._rng = random.Random(self.noise[0]) if self.noise else None
 
     def choose(self, step: int, current: int | None, runnable: tuple[int, ...]) -> int:
         if current is None:
             return runnable[0]
         count = self._counts[current] = self._counts.get(current, 0) + 1
-        choice = self._at.get((current, count))
-        if choice is None or len(runnable) < 2:
+        if len(runnable) < 2:
             return current
-        others = [t for t in runnable if t != current]
-        return others[choice % len(others)]
+        target = self._at.get((current, count))
+        if target is None:
+            rng = self._rng
+            if rng is None or self.noise is None or rng.randrange(self.noise[1]):
+                return current
+            others = [t for t in runnable if t != current]
+            return others[rng.randrange(len(others))]
+        if target in runnable and target != current:
+            return target
+        # The wanted thread cannot run now: the next runnable one after it, cyclically.
+        later = [t for t in runnable if t > target and t != current]
+        return later[0] if later else next(t for t in runnable if t != current)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"(T{t}@{p}->{c})" for t, p, c in self.preemptions)
-        return f"DrawnSchedule([{inner}])"
+        inner = ", ".join(f"T{t}@{p}->T{g}" for t, p, g in self.preemptions)
+        noise = f", noise={self.noise}" if self.noise else ""
+        return f"DrawnSchedule([{inner}]{noise})"

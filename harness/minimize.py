@@ -1,0 +1,186 @@
+"""Finish what Hypothesis's shrinker leaves: fewest steps, workers, calls and preemptions.
+
+Why a second pass: Hypothesis shrinks the *drawn* data, and a round found through seeded noise
+keeps that noise unless removing it all still fails. But every round records the switches it
+actually took, and replaying them as explicit preemptions reproduces it exactly. On that
+explicit form a simple deterministic reducer (delta debugging: drop chunks, then single items)
+can remove every step, worker, call and preemption the failure does not need, replaying the
+scenario on a fresh model each time. The result is 1-minimal: removing any one remaining
+element makes the failure go away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TypeVar
+
+from harness.failure import Failure, Step
+from harness.model import ModelSpec
+from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
+from harness.runtime.outcome import Preemption
+from harness.scenario import replay
+
+T = TypeVar("T")
+
+#: Replays one minimisation may spend (each is one fresh model and the whole scenario).
+DEFAULT_BUDGET = 600
+
+
+def _same_bug(candidate: Failure, original: Failure) -> bool:
+    if candidate.kind != original.kind:
+        return False
+    if candidate.kind == "exception":
+        return _exception_type(candidate.message) == _exception_type(original.message)
+    return True
+
+
+def _exception_type(message: str) -> str:
+    return message.split(" raised ", 1)[-1].split(":", 1)[0]
+
+
+def _reduce(items: list[T], keeps_failing: Callable[[list[T]], bool], floor: int = 0) -> list[T]:
+    """Delta-debugging style: drop ever smaller chunks while the failure persists."""
+    chunk = max(1, len(items) // 2)
+    while chunk >= 1 and len(items) > floor:
+        i = 0
+        progressed = False
+        while i < len(items) and len(items) > floor:
+            candidate = items[:i] + items[i + chunk :]
+            if len(candidate) >= floor and keeps_failing(candidate):
+                items = candidate
+                progressed = True
+            else:
+                i += chunk
+        if not progressed:
+            chunk //= 2
+    return items
+
+
+def _without_worker(step: Step, worker: int) -> Step:
+    calls = step.calls[:worker] + step.calls[worker + 1 :]
+
+    def renumber(t: int) -> int:
+        return t - 1 if t > worker else t
+
+    taken = [
+        Preemption(p.step, renumber(p.thread), p.point, renumber(p.target))
+        for p in step.taken
+        if worker not in (p.thread, p.target)
+    ]
+    return replace(step, calls=calls, taken=taken)
+
+
+class Minimizer:
+    """Reduces one failure by replaying variations of its scenario."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        failure: Failure,
+        *,
+        executor: Executor | None = None,
+        stuck_after: float = DEFAULT_STUCK_AFTER,
+        budget: int = DEFAULT_BUDGET,
+    ) -> None:
+        self.spec = spec
+        self.original = failure
+        self.best = failure
+        self.executor = executor
+        self.stuck_after = stuck_after
+        self.budget = budget
+        self.replays = 0
+
+    def _try(self, steps: list[Step]) -> bool:
+        if self.replays >= self.budget or not steps:
+            return False
+        self.replays += 1
+        found = replay(
+            self.spec,
+            self.original.variant,
+            seed=self.original.seed,
+            params=self.original.params,
+            steps=steps,
+            granularity=self.original.granularity,
+            executor=self.executor,
+            stuck_after=self.stuck_after,
+        )
+        if found is None or not _same_bug(found, self.original):
+            return False
+        self.best = found
+        return True
+
+    def run(self) -> Failure:
+        before = None
+        while before != self._size() and self.replays < self.budget:
+            before = self._size()
+            self._reduce_steps()
+            for index in range(len(self.best.scenario)):
+                if index < len(self.best.scenario) and self.best.scenario[index].kind == "round":
+                    self._reduce_round(index)
+        return self.best
+
+    def _size(self) -> tuple[int, int, int, int]:
+        rounds = [s for s in self.best.scenario if s.kind == "round"]
+        return (
+            len(self.best.scenario),
+            sum(s.workers for s in rounds),
+            sum(s.total_calls for s in rounds),
+            sum(len(s.taken) for s in rounds),
+        )
+
+    def _reduce_steps(self) -> None:
+        _reduce(list(self.best.scenario), self._try, floor=1)
+
+    def _with_step(self, index: int, step: Step) -> list[Step]:
+        steps = list(self.best.scenario)
+        steps[index] = step
+        return steps
+
+    def _reduce_round(self, index: int) -> None:
+        # Workers: drop each (preemptions involving it go too; the rest are renumbered).
+        worker = len(self.best.scenario[index].calls) - 1
+        while worker >= 0 and index < len(self.best.scenario):
+            step = self.best.scenario[index]
+            if step.workers > 2 and worker < step.workers:
+                self._try(self._with_step(index, _without_worker(step, worker)))
+            worker -= 1
+        if index >= len(self.best.scenario):
+            return
+        # Calls: drop from each worker, keeping at least one.
+        for worker in range(self.best.scenario[index].workers):
+            if index >= len(self.best.scenario):
+                return
+            step = self.best.scenario[index]
+            if worker >= step.workers:
+                break
+
+            def keeps(calls: list[tuple[str, dict[str, object]]], w: int = worker) -> bool:
+                current = self.best.scenario[index]
+                new_calls = [list(c) for c in current.calls]
+                new_calls[w] = calls
+                return self._try(self._with_step(index, replace(current, calls=new_calls)))
+
+            _reduce(list(step.calls[worker]), keeps, floor=1)
+        if index >= len(self.best.scenario):
+            return
+        # Preemptions: the ones the failure does not need.
+        step = self.best.scenario[index]
+
+        def keeps_taken(taken: list[Preemption]) -> bool:
+            current = self.best.scenario[index]
+            return self._try(self._with_step(index, replace(current, taken=taken)))
+
+        _reduce(list(step.taken), keeps_taken)
+
+
+def minimize(
+    spec: ModelSpec,
+    failure: Failure,
+    *,
+    executor: Executor | None = None,
+    stuck_after: float = DEFAULT_STUCK_AFTER,
+    budget: int = DEFAULT_BUDGET,
+) -> Failure:
+    """The smallest failure reachable from `failure` by removing parts of its scenario."""
+    return Minimizer(spec, failure, executor=executor, stuck_after=stuck_after, budget=budget).run()

@@ -1,0 +1,260 @@
+"""Executes a scenario -- sequential calls and parallel rounds -- against one model instance.
+
+The one place where steps are run and checked. The Hypothesis state machine drives it with
+drawn steps; the minimiser and replay drive it with recorded ones. Because both go through the
+same code, a counterexample found by Hypothesis replays here exactly.
+
+Checks after every step: the model's invariants; for a round also hangs (deadlock, livelock,
+stuck thread) and exceptions escaping workers. A failed check raises `CounterexampleFound`
+with a `Failure` describing the scenario so far; a crash of the model's own code raises
+`BrokenModelError`.
+"""
+
+from __future__ import annotations
+
+import random
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from harness.failure import Call, CounterexampleFound, Failure, Step
+from harness.model import BrokenModelError, Model, ModelSpec, OpRecord
+from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
+from harness.runtime.outcome import Deadlock, Livelock, RunResult
+from harness.runtime.world import World
+from harness.schedule.drawn import DrawnSchedule, ThreadPreemption
+from harness.trace import Trace
+
+#: Scheduling points one round may take before it is called a livelock.
+ROUND_MAX_STEPS = 20_000
+
+
+class ScenarioRunner:
+    """One model instance in its own `World`, and the steps run against it so far."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        variant: str,
+        *,
+        seed: int,
+        params: dict[str, Any],
+        granularity: str,
+        executor: Executor | None = None,
+        stuck_after: float = DEFAULT_STUCK_AFTER,
+        max_steps: int = ROUND_MAX_STEPS,
+        on_failure: Callable[[Failure], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.cls: type[Model] = spec.cls
+        self.variant = variant
+        self.seed = seed
+        self.params = params
+        self.granularity = granularity
+        self.executor = executor
+        self.stuck_after = stuck_after
+        self.max_steps = max_steps
+        self.on_failure = on_failure
+        self.ops = {op.name: op for op in spec.operations}
+        self.scenario: list[Step] = []
+        self.world: World | None = World(owner_virtual=False).__enter__()
+        try:
+            with self.world.virtual_time():
+                self.model = self.cls(variant, random.Random(seed), params)
+        except Exception as exc:
+            self.close()
+            raise BrokenModelError(
+                f"setup of model {self.cls.name!r} raised {type(exc).__name__}: {exc}"
+            ) from exc
+        except BaseException:
+            self.close()
+            raise
+        self.check_invariants(None)
+
+    def close(self) -> None:
+        """Leave the World (restores threading and time). Safe to call twice."""
+        if self.world is not None:
+            self.world.__exit__(None, None, None)
+            self.world = None
+
+    def __enter__(self) -> ScenarioRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _world(self) -> World:
+        if self.world is None:
+            raise RuntimeError("this scenario runner is closed")
+        return self.world
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def run_step(self, step: Step) -> None:
+        """Run a recorded step again (rounds replay the preemptions they actually took)."""
+        if step.kind == "sequential":
+            self.sequential(step.calls[0][0])
+        else:
+            self.parallel(step.calls, [ThreadPreemption(*p[1:]) for p in step.taken])
+
+    def sequential(self, call: Call) -> None:
+        """One operation on the calling (test) thread: no interleaving."""
+        world = self._world()
+        name, args = call
+        self.scenario.append(Step("sequential", [[(name, args)]]))
+        op = self.ops[name]
+        model = self.model
+        with world.virtual_time():
+            try:
+                result = op.call(model, None, args)
+            except op.raises as exc:
+                model.history.append(OpRecord(None, name, args, None, exc))
+            except Exception as exc:
+                model.history.append(OpRecord(None, name, args, None, exc))
+                self.fail(
+                    "exception",
+                    f"{name} raised {type(exc).__name__}: {exc}",
+                    details="".join(traceback.format_exception(exc)),
+                )
+            else:
+                model.history.append(OpRecord(None, name, args, result))
+        self.check_invariants(None)
+
+    def parallel(
+        self,
+        calls: list[list[Call]],
+        preemptions: list[ThreadPreemption],
+        noise: tuple[int, int] | None = None,
+    ) -> RunResult:
+        """A round: one controlled worker thread per call list, interleaved by the schedule."""
+        world = self._world()
+        step = Step("round", calls, drawn=list(preemptions), noise=noise)
+        self.scenario.append(step)
+        model = self.model
+        with world.virtual_time():
+            model.begin_round(len(calls))
+        workers = [self._worker(i, c) for i, c in enumerate(calls)]
+        result = (self.executor or shared_executor()).run(
+            workers,
+            DrawnSchedule(preemptions, noise),
+            granularity=self.granularity,
+            modules=list(self.cls.instrument),
+            max_steps=self.max_steps,
+            stuck_after=self.stuck_after,
+        )
+        step.taken = list(result.preemptions)
+        step.steps = result.steps
+        if result.hang is not None:
+            hang = result.hang
+            kind = (
+                "deadlock"
+                if isinstance(hang, Deadlock)
+                else "livelock"
+                if isinstance(hang, Livelock)
+                else "stuck"
+            )
+            self.fail(kind, hang.describe().split("\n")[0], result, details=hang.describe())
+        with world.virtual_time():
+            model.end_round()
+        if result.errors:
+            err = result.errors[0]
+            exc = err.exception
+            self.fail(
+                "exception",
+                f"worker {err.thread} raised {type(exc).__name__}: {exc}",
+                result,
+                details=err.traceback,
+            )
+        self.check_invariants(result)
+        return result
+
+    def _worker(self, worker: int, calls: list[Call]) -> Callable[[], None]:
+        model, ops = self.model, self.ops
+
+        def body() -> None:
+            for name, args in calls:
+                op = ops[name]
+                try:
+                    result = op.call(model, worker, args)
+                except op.raises as exc:
+                    model.history.append(OpRecord(worker, name, args, None, exc))
+                except BaseException as exc:
+                    model.history.append(OpRecord(worker, name, args, None, exc))
+                    raise
+                else:
+                    model.history.append(OpRecord(worker, name, args, result))
+
+        return body
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def check_invariants(self, result: RunResult | None) -> None:
+        world = self._world()
+        with world.virtual_time():
+            for inv in self.spec.invariants:
+                try:
+                    inv.func(self.model)
+                except AssertionError as exc:
+                    self.fail(
+                        "invariant", str(exc) or inv.doc or inv.name, result, invariant=inv.name
+                    )
+                except Exception as exc:
+                    raise BrokenModelError(
+                        f"invariant {inv.name} of model {self.cls.name!r} raised "
+                        f"{type(exc).__name__} (not AssertionError): {exc}"
+                    ) from exc
+
+    def fail(
+        self,
+        kind: str,
+        message: str,
+        result: RunResult | None = None,
+        *,
+        invariant: str | None = None,
+        details: str = "",
+    ) -> None:
+        failure = Failure(
+            kind=kind,
+            message=message,
+            model=self.cls.name,
+            variant=self.variant,
+            granularity=self.granularity,
+            scenario=list(self.scenario),
+            invariant=invariant,
+            trace=result.trace if result is not None else Trace(),
+            seed=self.seed,
+            params=dict(self.params),
+            details=details,
+        )
+        if self.on_failure is not None:
+            self.on_failure(failure)
+        raise CounterexampleFound(failure)
+
+
+def replay(
+    spec: ModelSpec,
+    variant: str,
+    *,
+    seed: int,
+    params: dict[str, Any],
+    steps: list[Step],
+    granularity: str,
+    executor: Executor | None = None,
+    stuck_after: float = DEFAULT_STUCK_AFTER,
+) -> Failure | None:
+    """Run recorded steps on a fresh model; the failure they lead to, or None if none."""
+    try:
+        with ScenarioRunner(
+            spec,
+            variant,
+            seed=seed,
+            params=params,
+            granularity=granularity,
+            executor=executor,
+            stuck_after=stuck_after,
+        ) as runner:
+            for step in steps:
+                runner.run_step(step)
+    except CounterexampleFound as found:
+        return found.failure
+    return None
