@@ -1,0 +1,86 @@
+"""The seed, end to end: the unsafe Backoffer is caught every time, minimally; fixes pass."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from harness.hunt import HuntResult, hunt
+
+SEED_BATCHES = [range(start, start + 10) for start in range(0, 100, 10)]
+
+
+def _shape(result: HuntResult) -> tuple[int, int, list[int], int]:
+    assert result.failure is not None
+    shape = result.failure.shape()
+    return shape["steps"], shape["threads"], shape["calls_per_worker"], shape["preemptions"]
+
+
+@pytest.mark.parametrize("granularity", ["access", "gil"])
+@pytest.mark.parametrize("seeds", SEED_BATCHES, ids=lambda r: f"seeds{r.start}-{r.stop - 1}")
+def test_unsafe_backoffer_is_caught_in_every_seed(granularity: str, seeds: range) -> None:
+    firsts = []
+    for seed in seeds:
+        result = hunt("backoffer", "unsafe", seed=seed, granularity=granularity, shrink=False)
+        assert result.found, f"seed {seed}: no counterexample in {result.examples} examples"
+        assert result.first_example is not None and result.first_example <= 100
+        firsts.append(result.first_example)
+    # The bar is a median of <= 5 examples over 100 seeds; each batch of 10 must not drag it.
+    assert statistics.median(firsts) <= 5, firsts
+
+
+@pytest.mark.parametrize("granularity", ["access", "gil"])
+@pytest.mark.parametrize("seeds", SEED_BATCHES[:5], ids=lambda r: f"seeds{r.start}-{r.stop - 1}")
+def test_shrunk_counterexample_is_minimal_and_names_the_lost_update(
+    granularity: str, seeds: range
+) -> None:
+    not_minimal = []
+    for seed in seeds:
+        result = hunt("backoffer", "unsafe", seed=seed, granularity=granularity)
+        failure = result.failure
+        assert failure is not None
+        if _shape(result) != (1, 2, [1, 1], 1):
+            not_minimal.append((seed, failure.shape()))
+            continue
+        assert failure.kind == "invariant" and failure.invariant is not None
+        assert "lost update" in failure.message
+        # It names the map and the key whose update was lost.
+        assert "['regionMiss']" in failure.message
+        [round_] = failure.scenario
+        assert [[op for op, _ in calls] for calls in round_.calls] == [["backoff"], ["backoff"]]
+        assert failure.trace is not None and len(failure.trace) > 10
+    # >= 95 of 100 seeds must be minimal: at most one miss per batch of ten.
+    assert len(not_minimal) <= 1, not_minimal
+
+
+@pytest.mark.parametrize("granularity", ["access", "gil"])
+def test_tripwire_fails_with_gos_map_error_in_minimal_shape(granularity: str) -> None:
+    for seed in range(5):
+        result = hunt("backoffer", "tripwire", seed=seed, granularity=granularity)
+        failure = result.failure
+        assert failure is not None
+        assert failure.kind == "exception", failure.describe()
+        assert "ConcurrentMapWrites" in failure.message
+        assert (
+            "concurrent map writes" in failure.message
+            or "concurrent map read and map write" in failure.message
+        )
+        assert _shape(result) == (1, 2, [1, 1], 1), failure.describe()
+
+
+@pytest.mark.parametrize("granularity", ["gil", "access", "opcode"])
+@pytest.mark.parametrize("variant", ["locked", "fork"])
+def test_fixed_variants_pass_a_thousand_examples(variant: str, granularity: str) -> None:
+    result = hunt("backoffer", variant, seed=7, granularity=granularity, max_examples=1_000)
+    assert result.broken is None
+    assert not result.found, result.failure.describe() if result.failure else ""
+    assert result.examples >= 1_000
+
+
+def test_same_seed_gives_the_same_counterexample() -> None:
+    a = hunt("backoffer", "unsafe", seed=11)
+    b = hunt("backoffer", "unsafe", seed=11)
+    assert a.failure is not None and b.failure is not None
+    assert a.failure.describe() == b.failure.describe()
+    assert a.failure.trace == b.failure.trace
