@@ -18,16 +18,14 @@ def _shape(result: HuntResult) -> tuple[int, int, list[int], int]:
 
 
 @pytest.mark.parametrize("granularity", ["access", "gil"])
-@pytest.mark.parametrize("seeds", SEED_BATCHES, ids=lambda r: f"seeds{r.start}-{r.stop - 1}")
-def test_unsafe_backoffer_is_caught_in_every_seed(granularity: str, seeds: range) -> None:
+def test_unsafe_backoffer_is_caught_in_every_seed(granularity: str) -> None:
     firsts = []
-    for seed in seeds:
+    for seed in range(100):
         result = hunt("backoffer", "unsafe", seed=seed, granularity=granularity, shrink=False)
         assert result.found, f"seed {seed}: no counterexample in {result.examples} examples"
         assert result.first_example is not None and result.first_example <= 100
         firsts.append(result.first_example)
-    # The bar is a median of <= 5 examples over 100 seeds; each batch of 10 must not drag it.
-    assert statistics.median(firsts) <= 5, firsts
+    assert statistics.median(firsts) <= 5, sorted(firsts)
 
 
 @pytest.mark.parametrize("granularity", ["access", "gil"])
@@ -56,17 +54,23 @@ def test_shrunk_counterexample_is_minimal_and_names_the_lost_update(
 
 @pytest.mark.parametrize("granularity", ["access", "gil"])
 def test_tripwire_fails_with_gos_map_error_in_minimal_shape(granularity: str) -> None:
-    for seed in range(5):
+    messages = set()
+    for seed in range(10):
         result = hunt("backoffer", "tripwire", seed=seed, granularity=granularity)
         failure = result.failure
         assert failure is not None
         assert failure.kind == "exception", failure.describe()
-        assert "ConcurrentMapWrites" in failure.message
-        assert (
-            "concurrent map writes" in failure.message
-            or "concurrent map read and map write" in failure.message
-        )
-        assert _shape(result) == (1, 2, [1, 1], 1), failure.describe()
+        assert "raised ConcurrentMapWrites" in failure.message
+        steps, threads, calls, preemptions = _shape(result)
+        assert (steps, threads, calls) == (1, 2, [1, 1]), failure.describe()
+        # A read that overlaps a write needs one preemption ("concurrent map read and map
+        # write"); the seed's two overlapping writes need two ("concurrent map writes").
+        message = failure.message.split(": ", 1)[1]
+        assert {"concurrent map read and map write": 1, "concurrent map writes": 2}[message] == (
+            preemptions
+        ), failure.describe()
+        messages.add(message)
+    assert messages  # at least one; both kinds show up across seeds in practice
 
 
 @pytest.mark.parametrize("granularity", ["gil", "access", "opcode"])
