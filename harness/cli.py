@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.catalog import all_models, find_model, split_variant
+from harness.catalog import all_models
 from harness.counterexample import DEFAULT_DIRECTORY, save
 from harness.errors import UsageError
 from harness.hunt import DEFAULT_MAX_EXAMPLES, HuntResult, hunt_spec, resolve
