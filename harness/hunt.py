@@ -9,6 +9,7 @@ them together. The result says how fast the first failure came and carries the f
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +23,16 @@ from harness.catalog import find_model, split_variant
 from harness.errors import UsageError
 from harness.failure import CounterexampleFound, Failure
 from harness.machine import Observer, build_machine
-from harness.minimize import minimize
+from harness.minimize import minimize, same_bug
 from harness.model import BrokenModelError, Model, ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.runtime.world import _REAL_TIME
+from harness.scenario import replay
 
 _real_perf_counter = _REAL_TIME["perf_counter"]
+# Typed alias: older Hypothesis releases ship this function without annotations.
+_run_machine: Callable[..., None] = run_state_machine_as_test
 
 DEFAULT_MAX_EXAMPLES = 100
 #: Steps per example: a few rounds are plenty to overlap operations; more only slows shrinking.
@@ -140,6 +144,29 @@ def hunt(
     )
 
 
+def _with_values(
+    spec: ModelSpec, failure: Failure, executor: Executor | None, stuck_after: float
+) -> Failure:
+    """Replay the final counterexample once more, recording keys and values in its trace."""
+    again = replay(
+        spec,
+        failure.variant,
+        seed=failure.seed,
+        params=failure.params,
+        steps=failure.scenario,
+        granularity=failure.granularity,
+        executor=executor,
+        stuck_after=stuck_after,
+        capture=True,
+    )
+    if again is None or not same_bug(again, failure):
+        raise BrokenModelError(
+            f"model {spec.name!r} is not deterministic: its counterexample did not fail the same "
+            "way when replayed (unseeded randomness, wall-clock time or id()-dependent order?)"
+        )
+    return again
+
+
 def hunt_spec(
     spec: ModelSpec,
     variant: str,
@@ -183,7 +210,7 @@ def hunt_spec(
     started = _real_perf_counter()
     broken = None
     try:
-        run_state_machine_as_test(machine, settings=config)  # type: ignore[no-untyped-call]
+        _run_machine(machine, settings=config)
     except CounterexampleFound:
         pass
     except BrokenModelError as exc:
@@ -191,9 +218,11 @@ def hunt_spec(
     except Flaky as exc:
         broken = f"the model is not deterministic (Hypothesis saw a flaky failure): {exc}"
     failure = observer.last if broken is None else None
-    if failure is not None and shrink:
+    if failure is not None:
         try:
-            failure = minimize(spec, failure, executor=executor, stuck_after=stuck_after)
+            if shrink:
+                failure = minimize(spec, failure, executor=executor, stuck_after=stuck_after)
+            failure = _with_values(spec, failure, executor, stuck_after)
         except BrokenModelError as exc:
             broken, failure = str(exc), None
     seconds = _real_perf_counter() - started

@@ -156,6 +156,7 @@ def build_machine(
                 executor=executor,
                 stuck_after=stuck_after,
                 on_failure=record,
+                capture=False,
             )
             for one in prelude:
                 self.runner.sequential(one)

@@ -27,7 +27,7 @@ T = TypeVar("T")
 DEFAULT_BUDGET = 600
 
 
-def _same_bug(candidate: Failure, original: Failure) -> bool:
+def same_bug(candidate: Failure, original: Failure) -> bool:
     if candidate.kind != original.kind:
         return False
     if candidate.kind == "exception":
@@ -104,8 +104,9 @@ class Minimizer:
             granularity=self.original.granularity,
             executor=self.executor,
             stuck_after=self.stuck_after,
+            capture=False,
         )
-        if found is None or not _same_bug(found, self.original):
+        if found is None or not same_bug(found, self.original):
             return False
         self.best = found
         return True

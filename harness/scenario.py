@@ -44,7 +44,11 @@ class ScenarioRunner:
         stuck_after: float = DEFAULT_STUCK_AFTER,
         max_steps: int = ROUND_MAX_STEPS,
         on_failure: Callable[[Failure], None] | None = None,
+        capture: bool = True,
     ) -> None:
+        """`capture` records keys and values in traces; hunting leaves it off for speed (about
+        half the cost of a point at `access`) and the final counterexample is replayed with it.
+        """
         self.spec = spec
         self.cls: type[Model] = spec.cls
         self.variant = variant
@@ -55,6 +59,7 @@ class ScenarioRunner:
         self.stuck_after = stuck_after
         self.max_steps = max_steps
         self.on_failure = on_failure
+        self.capture = capture
         self.ops = {op.name: op for op in spec.operations}
         self.scenario: list[Step] = []
         self.world: World | None = World(owner_virtual=False).__enter__()
@@ -141,6 +146,7 @@ class ScenarioRunner:
             modules=list(self.cls.instrument),
             max_steps=self.max_steps,
             stuck_after=self.stuck_after,
+            capture_values=self.capture,
         )
         step.taken = list(result.preemptions)
         step.steps = result.steps
@@ -241,6 +247,7 @@ def replay(
     granularity: str,
     executor: Executor | None = None,
     stuck_after: float = DEFAULT_STUCK_AFTER,
+    capture: bool = True,
 ) -> Failure | None:
     """Run recorded steps on a fresh model; the failure they lead to, or None if none."""
     try:
@@ -252,6 +259,7 @@ def replay(
             granularity=granularity,
             executor=executor,
             stuck_after=stuck_after,
+            capture=capture,
         ) as runner:
             for step in steps:
                 runner.run_step(step)

@@ -51,7 +51,7 @@ from harness.runtime.points import (
     item_value,
 )
 from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, caller_site, user_site
-from harness.runtime.worker import RunAborted, Worker
+from harness.runtime.worker import RunAborted, Worker, pick_cpu
 from harness.runtime.world import _REAL_TIME, World, active_world
 from harness.schedule.base import DecisionSource
 from harness.trace import RawEvent, Trace
@@ -424,7 +424,8 @@ class Executor:
     never closed leaves only parked daemon threads behind.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pin_cpu: bool = True) -> None:
+        self._cpu = pick_cpu() if pin_cpu else None
         self._pool: list[Worker] = []
         self._lock = threading.RLock()
         self._module_cache: dict[tuple[Any, ...], dict[str, str]] = {}
@@ -448,14 +449,14 @@ class Executor:
             worker.shutdown()
         self._pool.clear()
 
-    def threads(self) -> list[threading.Thread]:
+    def threads(self) -> set[threading.Thread]:
         """The pooled threads currently serving this executor (abandoned ones excluded)."""
-        return [w.thread for w in self._pool if not w.lost]
+        return {w.thread for w in self._pool if not w.lost}
 
     def _take(self, n: int) -> list[Worker]:
         self._pool = [w for w in self._pool if not w.lost]
         while len(self._pool) < n:
-            self._pool.append(Worker(len(self._pool)))
+            self._pool.append(Worker(len(self._pool), self._cpu))
         return self._pool[:n]
 
     def _files(self, modules: Sequence[str | types.ModuleType]) -> dict[str, str]:
@@ -553,6 +554,8 @@ class Executor:
         finally:
             for worker in workers:
                 registry.unregister(worker.ident)
+                if not worker.lost:
+                    worker.run = None  # parked: let the run and its objects be freed now
         if run.schedule_error is not None:
             raise ScheduleError(run.schedule_error)
         return run.result()

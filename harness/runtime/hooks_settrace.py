@@ -27,19 +27,29 @@ class SettraceHooks:
         self.instrumentation = instrumentation
         table_of = instrumentation.table
 
-        def local(frame: types.FrameType, event: str, _arg: Any) -> Any:
-            if event == "opcode":
-                table = table_of(frame.f_code)
-                point = table.get(frame.f_lasti) if table is not None else None
-                if point is not None:
-                    agent = controlled_thread()
-                    if agent is not None and agent.run is not None:
-                        agent.run.at_point(agent, point, frame)
+        def tracer_for(table: dict[int, Any]) -> Any:
+            # One closure per frame with its point table bound: an opcode event costs one dict
+            # lookup, not a table lookup by code object first.
+            lookup = table.get
+
+            def local(frame: types.FrameType, event: str, _arg: Any) -> Any:
+                if event == "opcode":
+                    point = lookup(frame.f_lasti)
+                    if point is not None:
+                        agent = controlled_thread()
+                        if agent is not None and agent.run is not None:
+                            agent.run.at_point(agent, point, frame)
+                return local
+
             return local
 
         def global_trace(frame: types.FrameType, event: str, _arg: Any) -> Any:
-            if event != "call" or table_of(frame.f_code) is None:
+            if event != "call":
                 return None
+            table = table_of(frame.f_code)
+            if table is None:
+                return None
+            local = tracer_for(table)
             frame.f_trace = local
             frame.f_trace_lines = False
             frame.f_trace_opcodes = True

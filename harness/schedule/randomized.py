@@ -16,9 +16,12 @@ class RandomSchedule:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._rng = random.Random(seed)
+        self._fresh = True  # seeding costs microseconds: skip it for the first run
 
     def reset(self) -> None:
-        self._rng = random.Random(self.seed)
+        if not self._fresh:
+            self._rng = random.Random(self.seed)
+        self._fresh = False
 
     def choose(self, step: int, current: int | None, runnable: tuple[int, ...]) -> int:
         if len(runnable) == 1:
