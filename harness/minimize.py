@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from harness.failure import Failure, Step
+from harness.failure import CounterexampleFound, Failure, Step
 from harness.model import ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.outcome import Preemption
-from harness.scenario import replay
+from harness.scenario import ScenarioRunner, replay
 
 T = TypeVar("T")
 
@@ -132,6 +132,72 @@ class Minimizer:
 
     def _reduce_steps(self) -> None:
         _reduce(list(self.best.scenario), self._try, floor=1)
+        # A step that set state up may still be removable if the preemption moves: without
+        # it the threads reach their points at other counts. Search single preemptions.
+        index = 0
+        while index < len(self.best.scenario) - 1 and self.replays < self.budget:
+            steps = self.best.scenario[:index] + self.best.scenario[index + 1 :]
+            if not self._search_one_preemption(steps):
+                index += 1
+
+    def _search_one_preemption(self, steps: list[Step]) -> bool:
+        """Find one preemption that makes `steps` fail the same way (last step a round)."""
+        last = steps[-1] if steps else None
+        if last is None or last.kind != "round":
+            return False
+        probe = replay(
+            self.spec,
+            self.original.variant,
+            seed=self.original.seed,
+            params=self.original.params,
+            steps=[*steps[:-1], replace(last, taken=[])],
+            granularity=self.original.granularity,
+            executor=self.executor,
+            stuck_after=self.stuck_after,
+            capture=False,
+        )
+        self.replays += 1
+        if probe is not None:
+            return self._accept_probe(probe)
+        counts = self._points_per_thread(steps[:-1], last)
+        for thread, count in enumerate(counts):
+            for point in range(1, count + 1):
+                for target in range(last.workers):
+                    if target == thread or self.replays >= self.budget:
+                        continue
+                    taken = [Preemption(0, thread, point, target)]
+                    if self._try([*steps[:-1], replace(last, taken=taken)]):
+                        return True
+        return False
+
+    def _accept_probe(self, probe: Failure) -> bool:
+        if same_bug(probe, self.original):
+            self.best = probe
+            return True
+        return False
+
+    def _points_per_thread(self, before: list[Step], last: Step) -> list[int]:
+        """How many points each worker reaches in `last` run without preemption."""
+        try:
+            with ScenarioRunner(
+                self.spec,
+                self.original.variant,
+                seed=self.original.seed,
+                params=self.original.params,
+                granularity=self.original.granularity,
+                executor=self.executor,
+                stuck_after=self.stuck_after,
+                capture=False,
+            ) as runner:
+                for step in before:
+                    runner.run_step(step)
+                result = runner.parallel(last.calls, [])
+        except CounterexampleFound:
+            return [0] * last.workers
+        counts = [0] * last.workers
+        for event in result.trace:
+            counts[event.thread] += 1
+        return counts
 
     def _with_step(self, index: int, step: Step) -> list[Step]:
         steps = list(self.best.scenario)

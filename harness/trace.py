@@ -30,6 +30,7 @@ class TraceEvent:
     target: str
     key: Any = UNKNOWN
     value: Any = UNKNOWN
+    obj: int = 0  # which object was accessed, numbered by first appearance (0: not known)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -43,6 +44,8 @@ class TraceEvent:
             out["key"] = self.key
         if self.value is not UNKNOWN:
             out["value"] = self.value
+        if self.obj:
+            out["obj"] = self.obj
         return out
 
     @classmethod
@@ -55,14 +58,36 @@ class TraceEvent:
             target=str(data["target"]),
             key=data.get("key", UNKNOWN),
             value=data.get("value", UNKNOWN),
+            obj=int(data.get("obj", 0)),
         )
 
+    @property
+    def what(self) -> str:
+        """The accessed location with the key filled in: ``self.d['regionMiss']``."""
+        if self.key is not UNKNOWN and "[" in self.target:
+            return f"{self.target.split('[', 1)[0]}[{self.key!r}]"
+        return self.target
+
+    def access(self) -> str:
+        """``write self.d['k'] = 2``: what the event did, in one phrase."""
+        value = "" if self.value is UNKNOWN else f" = {_short(self.value)}"
+        return f"{self.kind} {self.what}{value}".rstrip()
+
+    def happened(self) -> str:
+        """`access` in the past tense, for sentences: ``wrote self.d['k'] = 2``."""
+        verb, _, rest = self.access().partition(" ")
+        return f"{_PAST.get(verb, verb)} {rest}".rstrip()
+
     def render(self) -> str:
-        what = self.target
-        if self.key is not UNKNOWN and "[" in what:
-            what = f"{what.split('[', 1)[0]}[{self.key!r}]"
-        value = "" if self.value is UNKNOWN else f" = {self.value!r}"
-        return f"#{self.step:<5} T{self.thread}  {self.location:<28} {self.kind:<7} {what}{value}"
+        return f"#{self.step:<5} T{self.thread}  {self.location:<28} {self.access()}"
+
+
+_PAST = {"write": "wrote", "delete": "deleted", "acquire": "acquired", "release": "released"}
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) and value.startswith("<") else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 RawEvent = tuple[int, int, Point, "list[Any] | None"]
@@ -72,7 +97,7 @@ def event_from_raw(raw: RawEvent) -> TraceEvent:
     step, thread, point, detail = raw
     if detail is None:
         return TraceEvent(step, thread, point.location, point.kind, point.target)
-    key, value = detail
+    key, value, obj = detail
     return TraceEvent(
         step,
         thread,
@@ -81,6 +106,7 @@ def event_from_raw(raw: RawEvent) -> TraceEvent:
         point.target,
         UNKNOWN if key is MISSING else safe_value(key),
         UNKNOWN if value is MISSING else safe_value(value),
+        obj,
     )
 
 

@@ -98,6 +98,8 @@ class Run:
         self.done = REAL_ALLOCATE_LOCK()
         self.done.acquire()
         self._sync_points: dict[tuple[str, str, str], Point] = {}
+        self._objects: dict[int, int] = {}
+        self._alive: list[Any] = []
 
     # -- the hot path: a controlled thread reached a scheduling point ------------------------
 
@@ -136,26 +138,35 @@ class Run:
     # -- values for the trace, read without running user code --------------------------------
 
     def _capture(self, w: Worker, point: Point, frame: types.FrameType) -> list[Any] | None:
+        """``[key, value, object number]`` for the trace, read without running user code.
+
+        Objects are numbered in order of first appearance in the run (deterministic, unlike
+        ``id()``), so that an explanation can tell two instances' ``self.n`` apart.
+        """
         assert point.owner is not None
         owner = evaluate(point.owner, frame)
         if owner is MISSING:
             return None
+        number = self._objects.get(id(owner))
+        if number is None:
+            number = self._objects[id(owner)] = len(self._objects) + 1
+            self._alive.append(owner)  # keep it alive so its id() is not reused in this run
         kind = point.kind
         if point.key is not None:
             key = evaluate(point.key, frame)
             if key is MISSING:
                 return None
             if kind == "read":
-                return [key, item_value(owner, key)]
-            detail = [key, MISSING]
+                return [key, item_value(owner, key), number]
+            detail = [key, MISSING, number]
             if kind == "write":
                 w.pending = (detail, owner, key, True)
             return detail
         if point.attr is None:
             return None
         if kind == "read":
-            return [MISSING, instance_attr(owner, point.attr)]
-        detail = [MISSING, MISSING]
+            return [MISSING, instance_attr(owner, point.attr), number]
+        detail = [MISSING, MISSING, number]
         if kind == "write":
             w.pending = (detail, owner, point.attr, False)
         return detail

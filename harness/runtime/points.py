@@ -293,14 +293,26 @@ def evaluate(recipe: Recipe, frame: types.FrameType) -> Any:
 
 
 def instance_attr(owner: Any, name: str) -> Any:
-    """``owner.name`` if it lives in the instance dict, else `_MISSING` (no user code runs)."""
+    """``owner.name`` from the instance dict or a ``__slots__`` slot, else `_MISSING`.
+
+    Neither runs user code: a dict lookup, or a C member descriptor.
+    """
     try:
         namespace = object.__getattribute__(owner, "__dict__")
     except (AttributeError, TypeError):
-        return _MISSING
-    if type(namespace) is not dict:
-        return _MISSING
-    return namespace.get(name, _MISSING)
+        namespace = None
+    if type(namespace) is dict and name in namespace:
+        return namespace[name]
+    for klass in type(owner).__mro__:
+        slot = klass.__dict__.get(name)
+        if slot is not None:
+            if type(slot) is types.MemberDescriptorType:
+                try:
+                    return slot.__get__(owner, type(owner))
+                except AttributeError:
+                    return _MISSING
+            return _MISSING
+    return _MISSING
 
 
 def item_value(container: Any, key: Any) -> Any:

@@ -1,0 +1,298 @@
+"""Why a counterexample fails, in the model's terms, and the interleaving that shows it.
+
+Two products, both computed from the recorded trace (never by re-running anything):
+
+* `explain` -- a few sentences: for a lost update, which read went stale, which write it
+  overwrote, on which attribute/key, in which threads, at which lines; for an exception, the
+  other thread's conflicting write just before it; for a hang, the runtime's report.
+* `interleaving` -- the failing round as a table with one column per worker, in execution
+  order, each row an access (with its source line in a legend). By default only the rows that
+  matter: accesses to the state the failure message names (falling back to state that several
+  threads touch, one of them writing), plus every preemption. ``full=True`` shows every point.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import linecache
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from harness.failure import Failure
+from harness.trace import UNKNOWN, TraceEvent
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_VALUE_READERS = ("get", "__getitem__", "setdefault", "pop", "__contains__")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A piece of shared state: which object (by trace number) and which attribute/key."""
+
+    obj: int
+    attr: str
+    key: object = UNKNOWN
+
+
+def _attr_of(event: TraceEvent) -> str:
+    """The attribute an access is about: ``self.d[k]`` -> ``d``, ``self.d.get`` -> ``d``."""
+    target = event.target.split("[", 1)[0]
+    parts = target.split(".")
+    if len(parts) >= 2 and parts[-1] in _VALUE_READERS:
+        return parts[-2]
+    return parts[-1]
+
+
+def _location(event: TraceEvent) -> Location | None:
+    if event.kind not in ("read", "write", "delete") or not event.obj:
+        return None
+    return Location(event.obj, _attr_of(event), event.key if "[" in event.target else UNKNOWN)
+
+
+@cache
+def source_line(location: str) -> str:
+    """The source text at ``module:line`` (empty if the module's file cannot be found)."""
+    module, _, line = location.rpartition(":")
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin or not line.isdigit():
+        return ""
+    return linecache.getline(spec.origin, int(line)).strip()
+
+
+def _short(location: str) -> str:
+    module, _, line = location.rpartition(":")
+    return f"{module.rsplit('.', 1)[-1]}.py:{line}"
+
+
+def _events(failure: Failure) -> list[TraceEvent]:
+    return list(failure.trace) if failure.trace is not None else []
+
+
+def _preemption_steps(failure: Failure) -> set[int]:
+    step = failure.failing_step
+    return {p.step for p in step.taken} if step is not None else set()
+
+
+def _focus(failure: Failure, events: list[TraceEvent]) -> set[tuple[int, str]]:
+    """The shared state a failure is about, as ``(object number, attribute)`` pairs."""
+    if failure.kind == "exception":
+        conflict = _exception_conflict(failure, events)
+        if conflict is not None:
+            loc = _location(conflict[1])
+            if loc is not None:
+                return {(loc.obj, loc.attr)}
+    lost = _lost_update_events(events)
+    if lost is not None:
+        loc = _location(lost[2])
+        if loc is not None:
+            return {(loc.obj, loc.attr)}
+    named = set(_IDENT.findall(failure.message))
+    touched: dict[tuple[int, str], set[int]] = {}
+    written: set[tuple[int, str]] = set()
+    for e in events:
+        loc = _location(e)
+        if loc is None:
+            continue
+        touched.setdefault((loc.obj, loc.attr), set()).add(e.thread)
+        if e.kind != "read":
+            written.add((loc.obj, loc.attr))
+    shared = {k for k, threads in touched.items() if len(threads) > 1 and k in written}
+    return {k for k in shared if k[1] in named} or shared
+
+
+def relevant_rows(failure: Failure) -> list[TraceEvent]:
+    """The accesses that matter for this failure, and every preemption.
+
+    Where nothing was captured (``gil`` points are not accesses), the points on source lines
+    that mention the state the failure message names stand in for the accesses.
+    """
+    events = _events(failure)
+    preempted = _preemption_steps(failure)
+    focus = _focus(failure, events)
+    names = {attr for _obj, attr in focus} or set(_IDENT.findall(failure.message))
+    mentions = [re.compile(rf"\.{re.escape(n)}\b") for n in names]
+    captured = any(_location(e) is not None for e in events)
+    rows: list[TraceEvent] = []
+    for e in events:
+        loc = _location(e)
+        if e.step in preempted:
+            keep = True
+        elif loc is not None:
+            keep = (loc.obj, loc.attr) in focus
+        else:
+            keep = not captured and any(m.search(source_line(e.location)) for m in mentions)
+        if not keep:
+            continue
+        previous = rows[-1] if rows else None
+        if (
+            previous is not None
+            and previous.step not in preempted
+            and e.step not in preempted
+            and previous.thread == e.thread
+            and previous.kind == e.kind == "read"
+            and _location(previous) == loc
+        ):
+            continue  # the same thread re-reading the same thing adds nothing
+        if (
+            previous is not None
+            and loc is None
+            and previous.step not in preempted
+            and e.step not in preempted
+            and previous.thread == e.thread
+            and previous.location == e.location
+        ):
+            continue
+        rows.append(e)
+    return rows
+
+
+def interleaving(failure: Failure, *, full: bool = False) -> str:
+    """The failing round as a table: one column per worker, rows in execution order."""
+    rows = _events(failure) if full else relevant_rows(failure)
+    step = failure.failing_step
+    if step is None or step.kind != "round" or not rows:
+        return "(no interleaving recorded)"
+    preempted = {p.step: p for p in step.taken}
+    threads = step.workers
+    cells: list[list[str]] = []
+    for e in rows:
+        text = f"{_short(e.location)}  {e.access()}"
+        if e.step in preempted:
+            text += f"   >> preempted, worker {preempted[e.step].target} runs"
+        row = [""] * threads
+        if 0 <= e.thread < threads:
+            row[e.thread] = text
+        cells.append([f"#{e.step}", *row])
+    header = ["step", *[f"worker {t}" for t in range(threads)]]
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(threads + 1)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    legend = []
+    for location in dict.fromkeys(e.location for e in rows):
+        text = source_line(location)
+        if text:
+            legend.append(f"  {_short(location):<18} {text}")
+    if legend:
+        lines += ["", "source:", *legend]
+    return "\n".join(lines)
+
+
+def _lost_update_events(
+    events: list[TraceEvent],
+) -> tuple[TraceEvent, TraceEvent, TraceEvent] | None:
+    """``(stale read, overwritten write, overwriting write)`` of the first lost update."""
+    writes: dict[Location, TraceEvent] = {}
+    value_reads: dict[tuple[int, int, str], list[TraceEvent]] = {}
+    for e in events:
+        loc = _location(e)
+        if loc is None:
+            continue
+        container = (e.thread, loc.obj, loc.attr)
+        if e.kind == "read":
+            value_reads.setdefault(container, []).append(e)
+            continue
+        earlier = writes.get(loc)
+        writes[loc] = e
+        if earlier is None or earlier.thread == e.thread:
+            continue
+        # Did this thread look at the value after the other thread's write? If all its reads
+        # of it came before, its write is based on what it saw before: the other is lost.
+        reads = value_reads.get(container, [])
+        saw_before = [r for r in reads if r.step < earlier.step]
+        saw_after = [
+            r for r in reads if earlier.step < r.step < e.step and r.location != e.location
+        ]
+        if not saw_before or saw_after:
+            continue
+        stale = next(
+            (
+                r
+                for r in reversed(saw_before)
+                if r.target.endswith(_VALUE_READERS) or "[" in r.target or r.value is not UNKNOWN
+            ),
+            saw_before[-1],
+        )
+        return stale, earlier, e
+    return None
+
+
+def _lost_update(events: list[TraceEvent]) -> str | None:
+    found = _lost_update_events(events)
+    if found is None:
+        return None
+    stale, earlier, e = found
+    if stale.target.endswith(_VALUE_READERS):
+        method = stale.target.rsplit(".", 1)[-1]
+        looked = f"looked up {e.what} (.{method}())"
+    else:
+        seen = "" if stale.value is UNKNOWN else f" == {stale.value!r}"
+        looked = f"read {stale.what}{seen}"
+    return (
+        f"worker {e.thread} {looked} at {_short(stale.location)}; "
+        f"worker {earlier.thread} then {earlier.happened()} at {_short(earlier.location)}; "
+        f"worker {e.thread} {e.happened()} at {_short(e.location)}, overwriting it: "
+        f"worker {earlier.thread}'s update is lost."
+    )
+
+
+def _exception_conflict(
+    failure: Failure, events: list[TraceEvent]
+) -> tuple[TraceEvent, TraceEvent] | None:
+    """``(other thread's write, failing thread's access)`` just before an exception."""
+    match = re.match(r"worker (\d+) raised", failure.message)
+    if match is None:
+        return None
+    thread = int(match.group(1))
+    mine = [e for e in events if e.thread == thread and _location(e) is not None]
+    if not mine:
+        return None
+    last = mine[-1]
+    loc = _location(last)
+    for e in reversed(events):
+        if e.step < last.step and e.thread != thread and e.kind != "read" and _location(e) == loc:
+            return e, last
+    return None
+
+
+def _exception_story(failure: Failure, events: list[TraceEvent]) -> str | None:
+    conflict = _exception_conflict(failure, events)
+    if conflict is None:
+        return None
+    other, last = conflict
+    module = other.location.rpartition(":")[0]
+    callers = [
+        x
+        for x in events
+        if x.thread == other.thread
+        and x.step < other.step
+        and x.location.rpartition(":")[0] != module
+    ]
+    inside = f" (called from {_short(callers[-1].location)})" if callers else ""
+    return (
+        f"worker {other.thread} {other.happened()} at {_short(other.location)}{inside} and was "
+        f"preempted; worker {last.thread} then {last.happened()} at {_short(last.location)} "
+        "and failed there."
+    )
+
+
+def explain(failure: Failure) -> str:
+    """A few sentences saying why the counterexample fails."""
+    events = _events(failure)
+    lines = [failure.headline()]
+    if failure.kind in ("deadlock", "livelock", "stuck"):
+        lines.append(failure.details or failure.message)
+    elif failure.kind == "exception":
+        why = _exception_story(failure, events)
+        if why:
+            lines.append(why)
+    else:
+        why = _lost_update(events)
+        if why:
+            lines.append(why)
+    return "\n".join(lines)
