@@ -1,4 +1,4 @@
-"""Command line: ``harness hunt MODEL``, ``harness models``.
+"""Command line: ``harness hunt MODEL``, ``harness replay FILE``, ``harness models``.
 
 Exit codes (DESIGN.md): 0 no failure found, 1 counterexample found, 2 usage or input error --
 always one clear line on stderr, never a traceback.
@@ -9,13 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.catalog import all_models
-from harness.counterexample import DEFAULT_DIRECTORY, save
+from harness.counterexample import DEFAULT_DIRECTORY, emit_test, load, replay_artifact, save
 from harness.errors import UsageError
+from harness.explain import explain, interleaving
+from harness.failure import Failure
+from harness.html import write_html
 from harness.hunt import DEFAULT_MAX_EXAMPLES, HuntResult, hunt_spec, resolve
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
 
@@ -54,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 when every variant behaved as its model expects "
         "(known-unsafe ones caught, fixed ones clean), else 1",
     )
+    replay = sub.add_parser("replay", help="re-run a saved counterexample and compare its trace")
+    replay.add_argument("file", help="a counterexample .json written by harness hunt")
+    replay.add_argument("--json", action="store_true", help="print one JSON object")
+    replay.add_argument("--full", action="store_true", help="show every scheduling point")
+    replay.add_argument("--variant", help="replay against another variant (e.g. the fix)")
+    replay.add_argument(
+        "--emit-test",
+        metavar="PATH",
+        help="write a pytest regression test that re-runs this interleaving",
+    )
+    replay.add_argument("--html", metavar="OUT", help="write a self-contained HTML view")
     models = sub.add_parser("models", help="list the known models and their variants")
     models.add_argument("--json", action="store_true")
     return parser
@@ -80,7 +95,7 @@ def _hunt(args: argparse.Namespace) -> int:
             shrink=not args.no_shrink,
         )
         if result.failure is not None:
-            paths[variant] = str(save(result.failure, artifacts))
+            paths[variant] = str(_save(result.failure, artifacts))
         results.append(result)
         if not args.json:
             _print_result(result, paths.get(variant))
@@ -108,6 +123,20 @@ def _hunt(args: argparse.Namespace) -> int:
     return 1 if any(r.found for r in results) else 0
 
 
+def _save(failure: Failure, directory: Path) -> Path:
+    """Save where asked; if that fails, save in a temp directory and say so: never lose it."""
+    try:
+        return save(failure, directory)
+    except OSError as exc:
+        fallback = save(failure, tempfile.mkdtemp(prefix="harness-counterexamples-"))
+        print(
+            f"harness: cannot write to {directory} ({exc.strerror or exc}); "
+            f"counterexample saved to {fallback}",
+            file=sys.stderr,
+        )
+        return fallback
+
+
 def _result_json(result: HuntResult, artifact: str | None) -> dict[str, Any]:
     data = result.to_json()
     if data["counterexample"] is not None:
@@ -133,10 +162,52 @@ def _print_result(result: HuntResult, artifact: str | None) -> None:
         f"{label}: COUNTEREXAMPLE ({expectation}) after {result.first_example} examples, "
         f"{first * 1000:.0f} ms; shrunk in {result.seconds:.2f} s total"
     )
-    print("  " + result.failure.describe().replace("\n", "\n  "))
+    _print_failure(result.failure, indent="  ")
     if artifact:
         print(f"  saved: {artifact}")
+        print(f"  replay: harness replay {artifact}")
     print()
+
+
+def _print_failure(failure: Failure, *, indent: str = "", full: bool = False) -> None:
+    def out(text: str) -> None:
+        print(indent + text.replace("\n", "\n" + indent))
+
+    out(explain(failure))
+    out("")
+    out(failure.describe().split("\n", 2)[2])  # the scenario, without the headline again
+    out("")
+    out(interleaving(failure, full=full))
+
+
+def _replay(args: argparse.Namespace) -> int:
+    artifact = load(args.file)
+    outcome = replay_artifact(artifact, args.variant)
+    if args.emit_test:
+        emitted = emit_test(artifact, args.emit_test, args.variant)
+        if not args.json:
+            print(f"regression test written: {emitted}")
+    if args.html:
+        if outcome.failure is None:
+            raise UsageError("--html needs a counterexample that still fails")
+        written = write_html(outcome.failure, args.html)
+        if not args.json:
+            print(f"HTML view written: {written}")
+    if args.json:
+        print(json.dumps(outcome.to_json()))
+    elif outcome.failure is None:
+        print(
+            f"{artifact.model}.{args.variant or artifact.variant}: no longer fails "
+            f"({outcome.divergence})"
+        )
+    else:
+        _print_failure(outcome.failure, full=args.full)
+        print()
+        if outcome.identical_trace:
+            print("reproduced: the trace is identical, step by step")
+        else:
+            print(f"reproduced, but the {outcome.divergence}")
+    return 1 if outcome.reproduced else 0
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -170,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "hunt":
             return _hunt(args)
+        if args.command == "replay":
+            return _replay(args)
         return _models(args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
