@@ -1,0 +1,150 @@
+"""The pytest plugin: options, marker, fixture, reports, xdist, timeouts, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SUITE = """
+def test_unsafe_is_a_bug(harness_hunt):
+    harness_hunt("backoffer.unsafe")
+
+def test_unsafe_is_caught(harness_hunt):
+    harness_hunt("backoffer.unsafe", expect="counterexample")
+
+def test_fork_fix_passes(harness_hunt):
+    harness_hunt("backoffer.fork", max_examples=20)
+"""
+
+
+def _pytest(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    full_env.pop("PYTEST_XDIST_WORKER", None)
+    full_env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=tmp_path,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def _write_suite(tmp_path: Path, text: str = SUITE) -> None:
+    (tmp_path / "test_suite.py").write_text(text)
+
+
+def test_suite_with_unsafe_model_fails_with_report_summary_and_artifacts(tmp_path: Path) -> None:
+    _write_suite(tmp_path)
+    done = _pytest(tmp_path, "-n", "2", "--harness-artifacts", "cx", "--junitxml", "out.xml")
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert "1 failed, 2 passed" in out
+    assert "update is lost" in out and "preempted, worker" in out  # explanation + table
+    assert "harness counterexamples" in out  # terminal summary on the controller
+    assert out.count("harness replay cx/") >= 2  # the failure and the expected one
+    files = list((tmp_path / "cx").glob("*.json"))
+    assert len(files) >= 1 and all(json.loads(f.read_text())["schema_version"] == 1 for f in files)
+    assert "harness_counterexample" in (tmp_path / "out.xml").read_text()
+
+
+def test_same_hypothesis_seed_gives_the_same_counterexample_files(tmp_path: Path) -> None:
+    _write_suite(tmp_path, SUITE.split("def test_unsafe_is_caught", maxsplit=1)[0])
+    contents = []
+    for run in ("a", "b"):
+        _pytest(tmp_path, "-n", "2", "--hypothesis-seed", "42", "--harness-artifacts", run)
+        contents.append(sorted(f.read_text() for f in (tmp_path / run).glob("*.json")))
+    assert contents[0] and contents[0] == contents[1]
+
+
+def test_deadlock_ends_fast_with_a_report_not_a_timeout(tmp_path: Path) -> None:
+    _write_suite(
+        tmp_path,
+        """
+def test_bank(harness_hunt):
+    harness_hunt("tests.targets.bank:BankModel", variant="naive")
+""",
+    )
+    started = time.perf_counter()
+    done = _pytest(tmp_path, "--timeout", "60", "-p", "no:xdist")
+    elapsed = time.perf_counter() - started
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "deadlock" in done.stdout and "wait-for cycle" in done.stdout
+    assert "Timeout" not in done.stdout
+    assert elapsed < 30  # includes interpreter start-up; the hunt itself takes about a second
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--harness-points", "line"], "--harness-points"),
+        (["--harness-engine", "stress"], "--harness-engine"),
+        (["--harness-max-examples", "0"], "--harness-max-examples"),
+        (["--harness-artifacts", "/proc/nope"], "--harness-artifacts"),
+    ],
+)
+def test_bad_options_are_usage_errors_before_tests_run(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    _write_suite(tmp_path)
+    done = _pytest(tmp_path, *args, "-p", "no:xdist")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert message in done.stderr and "passed" not in done.stdout
+
+
+def test_marker_with_unknown_keyword_is_a_usage_error(tmp_path: Path) -> None:
+    _write_suite(
+        tmp_path,
+        """
+import pytest
+
+@pytest.mark.harness(pointz="gil")
+def test_typo(harness_hunt):
+    harness_hunt("backoffer.locked")
+""",
+    )
+    done = _pytest(tmp_path, "-p", "no:xdist")
+    assert done.returncode == 4
+    assert "pointz" in done.stderr
+
+
+def test_marker_configures_the_hunt(tmp_path: Path) -> None:
+    _write_suite(
+        tmp_path,
+        """
+import pytest
+
+@pytest.mark.harness(points="gil", max_examples=7, seed=3)
+def test_marked(harness_hunt):
+    result = harness_hunt("backoffer.locked")
+    assert result.granularity == "gil" and result.seed == 3 and result.examples >= 7
+""",
+    )
+    done = _pytest(tmp_path, "-p", "no:xdist")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_plugin_loads_without_autoload(tmp_path: Path) -> None:
+    _write_suite(
+        tmp_path,
+        """
+def test_fixture_exists(harness_hunt):
+    assert callable(harness_hunt)
+""",
+    )
+    done = _pytest(
+        tmp_path, "-p", "harness.pytest_plugin", env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
