@@ -117,9 +117,10 @@ def relevant_rows(failure: Failure) -> list[TraceEvent]:
     mentions = [re.compile(rf"\.{re.escape(n)}\b") for n in names]
     captured = any(_location(e) is not None for e in events)
     rows: list[TraceEvent] = []
+    blocking = failure.kind in ("deadlock", "stuck", "livelock")
     for e in events:
         loc = _location(e)
-        if e.step in preempted:
+        if e.step in preempted or (blocking and e.kind in ("acquire", "release")):
             keep = True
         elif loc is not None:
             keep = (loc.obj, loc.attr) in focus

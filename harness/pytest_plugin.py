@@ -233,9 +233,11 @@ def _report(result: HuntResult, path: str) -> str:
     failure = result.failure
     assert failure is not None
     scenario = failure.describe().split("\n", 2)[2]
+    traceback = failure.details if failure.kind == "exception" else ""
     return "\n".join(
         [
             explain(failure),
+            *([traceback.rstrip()] if traceback else []),
             "",
             scenario,
             "",
