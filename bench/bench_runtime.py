@@ -348,10 +348,16 @@ def pin(cpus: set[int]) -> None:
         os.sched_setaffinity(0, cpus)
 
 
-def throughput_pass(seconds: float, placement: str, problems: Problems) -> list[dict[str, Any]]:
-    """Every scenario at every granularity, on a fresh pool (so it has the current affinity)."""
+def throughput_pass(
+    seconds: float, placement: str, problems: Problems, pin_cpu: bool = False
+) -> list[dict[str, Any]]:
+    """Every scenario at every granularity, on a fresh pool (so it has the current affinity).
+
+    `pin_cpu` is the Executor's own default (True): it pins its workers, and the test thread
+    during runs, to one CPU. The baseline pass turns it off to show what that buys.
+    """
     cells: list[dict[str, Any]] = []
-    with Executor() as ex:
+    with Executor(pin_cpu=pin_cpu) as ex:
         with World():  # untimed: let the CPU clock up and the pool start before cell one
             measure_throughput(ex, 2, 3, NONE, 0.3, problems)
         for granularity in (NONE, *GRANULARITIES):
@@ -405,15 +411,11 @@ def benchmark(seconds: float, cpu: int | None = None, pinned_pass: bool = True) 
     placements = [placement]
     throughput = throughput_pass(seconds, placement, problems)
     if cpu is None and pinned_pass and len(original_cpus) > 1:
-        # Only one controlled thread runs at a time, so one CPU loses no parallelism, while
-        # every hand-off between CPUs costs a cross-CPU wake-up.
-        one = max(original_cpus)
-        pin({one})
-        try:
-            throughput += throughput_pass(seconds, f"cpu {one}", problems)
-            placements.append(f"cpu {one}")
-        finally:
-            pin(original_cpus)
+        # The harness's default: Executor(pin_cpu=True) keeps every controlled thread and the
+        # test thread on one CPU during runs. Only one of them runs at a time, so one CPU loses
+        # no parallelism, while every hand-off between CPUs costs a cross-CPU wake-up.
+        throughput += throughput_pass(seconds, "harness", problems, pin_cpu=True)
+        placements.append("harness")
 
     return {
         "python": platform.python_version(),
@@ -492,8 +494,10 @@ def render(report: dict[str, Any]) -> str:
                 lines.append(row)
 
         where = (
-            "threads placed by the OS"
+            "threads placed by the OS (Executor(pin_cpu=False))"
             if placement == "os"
+            else "the harness's default: threads pinned to one CPU (Executor())"
+            if placement == "harness"
             else f"every thread pinned to {placement.replace('cpu', 'CPU')}"
         )
         lines.append("")

@@ -25,7 +25,7 @@ from harness.failure import CounterexampleFound, Failure
 from harness.machine import Observer, build_machine
 from harness.minimize import minimize, same_bug
 from harness.model import BrokenModelError, Model, ModelSpec
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
+from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.runtime.world import _REAL_TIME
 from harness.scenario import replay
@@ -210,7 +210,8 @@ def hunt_spec(
     started = _real_perf_counter()
     broken = None
     try:
-        _run_machine(machine, settings=config)
+        with (executor or shared_executor()).pinned():
+            _run_machine(machine, settings=config)
     except CounterexampleFound:
         pass
     except BrokenModelError as exc:
