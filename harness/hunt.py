@@ -117,31 +117,15 @@ def resolve(model: str | type[Model], variant: str | None) -> tuple[ModelSpec, l
     return spec, [variant]
 
 
-def hunt(
-    model: str | type[Model],
-    variant: str | None = None,
-    *,
-    seed: int = 0,
-    max_examples: int = DEFAULT_MAX_EXAMPLES,
-    granularity: str = DEFAULT_GRANULARITY,
-    steps_per_example: int = DEFAULT_STEPS_PER_EXAMPLE,
-    shrink: bool = True,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-) -> HuntResult:
-    """Hunt one variant (the model's default one if none is given) and return the result."""
+def hunt(model: str | type[Model], variant: str | None = None, **options: Any) -> HuntResult:
+    """Hunt one variant (the model's default one if none is given) and return the result.
+
+    `model` is a model id (``backoffer``, ``backoffer.locked``), ``package.module:Class`` or a
+    `Model` subclass; `options` are those of `hunt_spec` (seed, max_examples, granularity...).
+    """
     spec, variants = resolve(model, variant)
-    return hunt_spec(
-        spec,
-        variants[0] if variant or len(variants) == 1 else spec.cls.default_variant(),
-        seed=seed,
-        max_examples=max_examples,
-        granularity=granularity,
-        steps_per_example=steps_per_example,
-        shrink=shrink,
-        executor=executor,
-        stuck_after=stuck_after,
-    )
+    chosen = variants[0] if len(variants) == 1 else spec.cls.default_variant()
+    return hunt_spec(spec, chosen, **options)
 
 
 def _with_values(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +27,20 @@ def world() -> Iterator[World]:
     """Patched threading and virtual time: model objects must be created inside it."""
     with World() as w:
         yield w
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``harness ARGS`` in a subprocess, the way a user's shell would run it."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )

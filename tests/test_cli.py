@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
+from tests.conftest import run_cli
 
 
 def test_hunt_unsafe_json_contract_and_artifact(tmp_path: Path) -> None:
-    done = _harness(
+    done = run_cli(
         "hunt",
         "backoffer",
         "--variant",
@@ -59,7 +43,7 @@ def test_hunt_unsafe_json_contract_and_artifact(tmp_path: Path) -> None:
 
 
 def test_hunt_fixed_variant_exits_zero(tmp_path: Path) -> None:
-    done = _harness("hunt", "backoffer.locked", "--max-examples", "30", cwd=tmp_path)
+    done = run_cli("hunt", "backoffer.locked", "--max-examples", "30", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "no failure in" in done.stdout
 
@@ -72,18 +56,18 @@ def test_unknown_model_and_variant_exit_2_with_one_line(tmp_path: Path) -> None:
         ("frobnicate",),
         ("hunt", "backoffer", "--max-examples", "0"),
     ):
-        done = _harness(*args, cwd=tmp_path)
+        done = run_cli(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
-    assert "known models: backoffer" in _harness("hunt", "nope", cwd=tmp_path).stderr
+    assert "known models: backoffer" in run_cli("hunt", "nope", cwd=tmp_path).stderr
     assert (
         "unsafe, tripwire, locked, fork"
-        in _harness("hunt", "backoffer", "--variant", "zzz", cwd=tmp_path).stderr
+        in run_cli("hunt", "backoffer", "--variant", "zzz", cwd=tmp_path).stderr
     )
 
 
 def test_models_lists_every_variant(tmp_path: Path) -> None:
-    done = _harness("models", "--json", cwd=tmp_path)
+    done = run_cli("models", "--json", cwd=tmp_path)
     assert done.returncode == 0
     [backoffer] = [m for m in json.loads(done.stdout) if m["model"] == "backoffer"]
     assert list(backoffer["variants"]) == ["unsafe", "tripwire", "locked", "fork"]

@@ -16,8 +16,7 @@ from harness.explain import explain, interleaving, relevant_rows
 from harness.failure import Failure
 from harness.html import render_html
 from harness.hunt import hunt
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +24,6 @@ def minimal() -> Failure:
     result = hunt("backoffer", "unsafe", seed=0)
     assert result.failure is not None and result.failure.shape()["preemptions"] == 1
     return result.failure
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_minimal_counterexample_explains_the_lost_update(minimal: Failure) -> None:
@@ -120,7 +106,7 @@ def test_bad_artifact_is_one_line_and_exit_2(
     path = tmp_path / "bad.json"
     if how != "missing":
         _bad(path, minimal, how)
-    done = _cli("replay", str(path), cwd=tmp_path)
+    done = run_cli("replay", str(path), cwd=tmp_path)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert message in done.stderr
@@ -135,8 +121,8 @@ def test_emitted_regression_test_fails_on_unsafe_and_passes_on_locked(
     path = save(minimal, tmp_path)
     unsafe = tmp_path / "test_unsafe_regression.py"
     locked = tmp_path / "test_locked_regression.py"
-    assert _cli("replay", str(path), "--emit-test", str(unsafe), cwd=tmp_path).returncode == 1
-    done = _cli(
+    assert run_cli("replay", str(path), "--emit-test", str(unsafe), cwd=tmp_path).returncode == 1
+    done = run_cli(
         "replay", str(path), "--variant", "locked", "--emit-test", str(locked), cwd=tmp_path
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -156,12 +142,12 @@ def test_emitted_regression_test_fails_on_unsafe_and_passes_on_locked(
 
 def test_replay_exit_codes_and_json(tmp_path: Path, minimal: Failure) -> None:
     path = save(minimal, tmp_path)
-    done = _cli("replay", str(path), "--json", cwd=tmp_path)
+    done = run_cli("replay", str(path), "--json", cwd=tmp_path)
     assert done.returncode == 1
     data = json.loads(done.stdout)
     assert data["reproduced"] and data["identical_trace"]
     assert data["failure"]["invariant"] == minimal.invariant
-    fixed = _cli("replay", str(path), "--json", "--variant", "fork", cwd=tmp_path)
+    fixed = run_cli("replay", str(path), "--json", "--variant", "fork", cwd=tmp_path)
     assert fixed.returncode == 0 and json.loads(fixed.stdout)["reproduced"] is False
 
 
@@ -175,13 +161,9 @@ def test_html_view_is_self_contained(minimal: Failure) -> None:
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no headless chromium installed")
-def test_html_view_renders_in_a_real_browser(tmp_path: Path, minimal: Failure) -> None:
-    page = tmp_path / "view.html"
-    page.write_text(render_html(minimal))
-    shot = tmp_path / "shot.png"
+def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM is not None
-    subprocess.run(
+    return subprocess.run(
         [
             CHROMIUM,
             "--headless",
@@ -192,32 +174,21 @@ def test_html_view_renders_in_a_real_browser(tmp_path: Path, minimal: Failure) -
             "--disable-sync",
             "--no-first-run",
             f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=1400,900",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        check=False,
-        timeout=120,
-    )
-    assert shot.exists() and shot.stat().st_size > 10_000
-    dom = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile2'}",
-            "--dump-dom",
-            page.as_uri(),
+            *args,
         ],
         capture_output=True,
         check=False,
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless chromium installed")
+def test_html_view_renders_in_a_real_browser(tmp_path: Path, minimal: Failure) -> None:
+    page = tmp_path / "view.html"
+    page.write_text(render_html(minimal))
+    shot = tmp_path / "shot.png"
+    _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,900", page.as_uri())
+    assert shot.exists() and shot.stat().st_size > 10_000
+    dom = _chromium(tmp_path, "--dump-dom", page.as_uri())
     assert "worker 1" in dom.stdout and "self.fn['regionMiss']" in dom.stdout
