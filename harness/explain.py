@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import linecache
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -85,12 +86,12 @@ def _focus(failure: Failure, events: list[TraceEvent]) -> set[tuple[int, str]]:
             loc = _location(conflict[1])
             if loc is not None:
                 return {(loc.obj, loc.attr)}
-    lost = _lost_update_events(events)
+    named = set(_IDENT.findall(failure.message))
+    lost = _lost_update_events(events, named)
     if lost is not None:
         loc = _location(lost[2])
         if loc is not None:
             return {(loc.obj, loc.attr)}
-    named = set(_IDENT.findall(failure.message))
     touched: dict[tuple[int, str], set[int]] = {}
     written: set[tuple[int, str]] = set()
     for e in events:
@@ -185,9 +186,31 @@ def interleaving(failure: Failure, *, full: bool = False) -> str:
 
 
 def _lost_update_events(
+    events: list[TraceEvent], named: set[str] | None = None
+) -> tuple[TraceEvent, TraceEvent, TraceEvent, str] | None:
+    """``(stale read, other thread's write, this thread's write, "lost" | "stale")``.
+
+    "lost": the write overwrote the other thread's without looking at it. "stale": it looked,
+    but had already decided on an older value (check-then-act).
+
+    Among several, the first one on state that `named` (the failure message's words)
+    mentions: that is the one the violated invariant saw.
+    """
+    found = list(_lost_updates(events))
+    for candidate in found:
+        loc = _location(candidate[2])
+        if named and loc is not None and loc.attr in named:
+            return candidate
+    return found[0] if found else None
+
+
+def _reads_value(event: TraceEvent) -> bool:
+    return "[" in event.target or event.target.endswith(_VALUE_READERS)
+
+
+def _lost_updates(
     events: list[TraceEvent],
-) -> tuple[TraceEvent, TraceEvent, TraceEvent] | None:
-    """``(stale read, overwritten write, overwriting write)`` of the first lost update."""
+) -> Iterator[tuple[TraceEvent, TraceEvent, TraceEvent, str]]:
     writes: dict[Location, TraceEvent] = {}
     value_reads: dict[tuple[int, int, str], list[TraceEvent]] = {}
     for e in events:
@@ -206,10 +229,20 @@ def _lost_update_events(
         # of it came before, its write is based on what it saw before: the other is lost.
         reads = value_reads.get(container, [])
         saw_before = [r for r in reads if r.step < earlier.step]
+        # Loading the container to store into it (same line, no key, no .get) reads nothing.
         saw_after = [
-            r for r in reads if earlier.step < r.step < e.step and r.location != e.location
+            r
+            for r in reads
+            if earlier.step < r.step < e.step
+            and (r.location != e.location or _reads_value(r))
         ]
-        if not saw_before or saw_after:
+        if not saw_before:
+            continue
+        if saw_after:
+            # It saw the new value, but decided on an older one (a check on another line).
+            checks = [r for r in saw_before if _reads_value(r) and r.location != e.location]
+            if checks:
+                yield checks[-1], earlier, e, "stale"
             continue
         stale = next(
             (
@@ -219,26 +252,32 @@ def _lost_update_events(
             ),
             saw_before[-1],
         )
-        return stale, earlier, e
-    return None
+        yield stale, earlier, e, "lost"
 
 
-def _lost_update(events: list[TraceEvent]) -> str | None:
-    found = _lost_update_events(events)
+def _lost_update(events: list[TraceEvent], message: str) -> str | None:
+    found = _lost_update_events(events, set(_IDENT.findall(message)))
     if found is None:
         return None
-    stale, earlier, e = found
+    stale, earlier, e, how = found
     if stale.target.endswith(_VALUE_READERS):
         method = stale.target.rsplit(".", 1)[-1]
         looked = f"looked up {e.what} (.{method}())"
     else:
         seen = "" if stale.value is UNKNOWN else f" == {stale.value!r}"
         looked = f"read {stale.what}{seen}"
-    return (
+    story = (
         f"worker {e.thread} {looked} at {_short(stale.location)}; "
         f"worker {earlier.thread} then {earlier.happened()} at {_short(earlier.location)}; "
-        f"worker {e.thread} {e.happened()} at {_short(e.location)}, overwriting it: "
-        f"worker {earlier.thread}'s update is lost."
+    )
+    if how == "lost":
+        return story + (
+            f"worker {e.thread} {e.happened()} at {_short(e.location)}, overwriting it: "
+            f"worker {earlier.thread}'s update is lost."
+        )
+    return story + (
+        f"worker {e.thread} went on with what it had checked and {e.happened()} at "
+        f"{_short(e.location)}: it acted on a stale check."
     )
 
 
@@ -293,7 +332,7 @@ def explain(failure: Failure) -> str:
         if why:
             lines.append(why)
     else:
-        why = _lost_update(events)
+        why = _lost_update(events, failure.message)
         if why:
             lines.append(why)
     return "\n".join(lines)

@@ -119,7 +119,23 @@ class Minimizer:
             for index in range(len(self.best.scenario)):
                 if index < len(self.best.scenario) and self.best.scenario[index].kind == "round":
                     self._reduce_round(index)
+            self._fewer_workers_and_preemptions()
         return self.best
+
+    def _fewer_workers_and_preemptions(self) -> None:
+        """When dropping a worker or a preemption alone fails, the race may still be there
+        with the preemption elsewhere: search single preemptions on the smaller round."""
+        last = self.best.scenario[-1]
+        if last.kind != "round":
+            return
+        for worker in reversed(range(last.workers)):
+            current = self.best.scenario[-1]
+            if current.workers <= 2 or worker >= current.workers:
+                continue
+            smaller = _without_worker(current, worker)
+            self._search_one_preemption([*self.best.scenario[:-1], smaller])
+        if len(self.best.scenario[-1].taken) > 1:
+            self._search_one_preemption(list(self.best.scenario))
 
     def _size(self) -> tuple[int, int, int, int]:
         rounds = [s for s in self.best.scenario if s.kind == "round"]

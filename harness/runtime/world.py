@@ -4,7 +4,9 @@ Why patch the modules and not ask users to: the code under test must not know it
 tested. For the whole example (object setup, sequential steps and parallel rounds) we swap
 `threading.Lock`/`_allocate_lock` for the scheduler-aware `Lock`, force the pure-Python RLock,
 and route `time.sleep`/`monotonic`/`time`/`perf_counter` (and their `_ns` twins) through the
-example's `VirtualClock`. Everything is restored on exit, even when the example fails.
+example's `VirtualClock` -- including the private copies `threading` and `queue` took at import,
+so their timeouts run on virtual time too. Everything is restored on exit, even when the
+example fails.
 
 Only the thread that entered the world (the test thread) and the run's controlled workers see
 virtual time; any other thread in the process gets the real functions, so pytest-timeout,
@@ -17,6 +19,7 @@ cannot be controlled; a worker blocking on it is reported by the stuck-thread wa
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from _thread import get_ident
@@ -101,6 +104,7 @@ class World:
             setattr(time, name, real)
         for name, real in _REAL_THREADING.items():
             setattr(threading, name, real)
+        queue.time = _REAL_TIME["monotonic"]  # type: ignore[attr-defined]
         _active = None
         self.owner = None
 
@@ -137,3 +141,6 @@ class World:
         threading._allocate_lock = Lock  # type: ignore[attr-defined]
         threading._CRLock = None  # type: ignore[attr-defined]
         threading._time = time.monotonic  # type: ignore[attr-defined]
+        # queue.py binds `from time import monotonic as time` at import: its timeouts would
+        # run on the wall clock (and spin) unless pointed at the virtual one too.
+        queue.time = time.monotonic  # type: ignore[attr-defined]

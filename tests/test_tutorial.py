@@ -1,0 +1,103 @@
+"""docs/writing-a-model.md is executed: its model, written outside the project, works."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+DOC = ROOT / "docs" / "writing-a-model.md"
+BLOCK = re.compile(r"```python\n# file: (?P<name>[\w.]+)\n(?P<code>.*?)```", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def tutorial(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tutorial")
+    blocks = list(BLOCK.finditer(DOC.read_text()))
+    assert {b["name"] for b in blocks} == {"inventory.py", "inventory_spec.py", "test_inventory.py"}
+    for block in blocks:
+        (folder / block["name"]).write_text(block["code"])
+    return folder
+
+
+def _env(folder: Path) -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(folder), str(ROOT)]))
+
+
+def test_tutorial_model_is_caught_and_its_fix_passes(tutorial: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "hunt", "inventory_spec:InventoryModel", "--json"],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=tutorial,
+        env=_env(tutorial),
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    unsafe, locked = data["variants"]
+    assert unsafe["found"] and not locked["found"]
+    cx = unsafe["counterexample"]
+    assert (cx["threads"], cx["operations"], cx["preemptions"]) == (2, 2, 1)
+    assert (
+        "oversold" in unsafe["failure"]["message"] or "lost update" in unsafe["failure"]["message"]
+    )
+
+
+def test_tutorial_pytest_file_passes(tutorial: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inventory.py"],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=tutorial,
+        env=_env(tutorial),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
+def test_entry_point_registration_lists_the_model(tutorial: Path, tmp_path: Path) -> None:
+    dist = tmp_path / "inventory_demo-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: inventory-demo\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[harness.models]\ninventory = inventory_spec:InventoryModel\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(tutorial), str(ROOT)]))
+    listed = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "models", "--json"],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    names = {m["model"]: m["origin"] for m in json.loads(listed.stdout)}
+    assert names["inventory"] == "inventory_spec:InventoryModel" and "backoffer" in names
+    hunted = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "hunt", "inventory.locked", "--max-examples", "20"],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert hunted.returncode == 0, hunted.stdout + hunted.stderr
+
+
+def test_reference_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    done = run_cli("hunt", "nowhere_spec:Nothing", cwd=tmp_path)
+    assert done.returncode == 2 and "cannot import 'nowhere_spec'" in done.stderr
