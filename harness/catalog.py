@@ -17,6 +17,8 @@ from harness.errors import UsageError
 from harness.model import Model, ModelSpec, validate_model
 
 ENTRY_POINT_GROUP = "harness.models"
+#: Bundled model modules that could not be loaded, and why (shown by `harness models`).
+UNAVAILABLE: dict[str, str] = {}
 
 
 class UnknownModelError(UsageError):
@@ -47,7 +49,12 @@ def _bundled() -> dict[str, ModelSpec]:
     for info in pkgutil.iter_modules(package.__path__):
         if not info.name.endswith("_spec"):
             continue
-        module = importlib.import_module(f"models.{info.name}")
+        try:
+            module = importlib.import_module(f"models.{info.name}")
+        except ModuleNotFoundError as exc:
+            # A bundled model of an optional third-party package that is not installed.
+            UNAVAILABLE[f"models.{info.name}"] = f"needs {exc.name!r} (not installed)"
+            continue
         for obj in vars(module).values():
             if (
                 isinstance(obj, type)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.catalog import all_models
+from harness.catalog import UNAVAILABLE, all_models
 from harness.counterexample import DEFAULT_DIRECTORY, emit_test, load, replay_artifact, save
 from harness.errors import UsageError
 from harness.explain import explain, interleaving
@@ -233,6 +233,8 @@ def _models(args: argparse.Namespace) -> int:
         for variant, text in spec.cls.variants.items():
             mark = " (known unsafe)" if variant in spec.cls.expect_failure else ""
             print(f"  {name}.{variant}{mark}: {text}")
+    for module, why in sorted(UNAVAILABLE.items()):
+        print(f"(unavailable: {module} {why})")
     return 0
 
 

@@ -233,8 +233,7 @@ def _lost_updates(
         saw_after = [
             r
             for r in reads
-            if earlier.step < r.step < e.step
-            and (r.location != e.location or _reads_value(r))
+            if earlier.step < r.step < e.step and (r.location != e.location or _reads_value(r))
         ]
         if not saw_before:
             continue

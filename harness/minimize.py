@@ -148,6 +148,7 @@ class Minimizer:
 
     def _reduce_steps(self) -> None:
         _reduce(list(self.best.scenario), self._try, floor=1)
+        self._serialise_set_up_rounds()
         # A step that set state up may still be removable if the preemption moves: without
         # it the threads reach their points at other counts. Search single preemptions.
         index = 0
@@ -155,6 +156,18 @@ class Minimizer:
             steps = self.best.scenario[:index] + self.best.scenario[index + 1 :]
             if not self._search_one_preemption(steps):
                 index += 1
+
+    def _serialise_set_up_rounds(self) -> None:
+        """A round before the failing one that only sets state up reads better as calls."""
+        index = 0
+        while index < len(self.best.scenario) - 1 and self.replays < self.budget:
+            step = self.best.scenario[index]
+            if step.kind == "round":
+                calls = [Step("sequential", [[call]]) for worker in step.calls for call in worker]
+                steps = [*self.best.scenario[:index], *calls, *self.best.scenario[index + 1 :]]
+                if self._try(steps):
+                    continue  # the scenario changed; look at the same index again
+            index += 1
 
     def _search_one_preemption(self, steps: list[Step]) -> bool:
         """Find one preemption that makes `steps` fail the same way (last step a round)."""

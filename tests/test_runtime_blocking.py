@@ -170,3 +170,22 @@ def test_primitives_behave_normally_outside_runs_and_in_other_threads() -> None:
         assert seen and seen[0] != pytest.approx(w.clock.monotonic())
     assert time.sleep.__module__ == "time" or time.sleep.__name__ == "sleep"
     assert threading.Lock is not None and "harness" not in repr(threading.Lock())
+
+
+def test_test_thread_timeouts_pass_on_virtual_time_and_a_lone_wait_is_a_deadlock() -> None:
+    import queue
+
+    from harness.runtime.sync import SequentialDeadlock
+
+    with World() as w, w.virtual_time():  # as the stateful machine runs model code
+        q: queue.Queue[int] = queue.Queue(maxsize=1)
+        q.put(1)
+        started = perf_counter()
+        with pytest.raises(queue.Full):
+            q.put(2, timeout=5.0)  # nobody can take from it: times out, on the virtual clock
+        assert perf_counter() - started < 1.0
+        assert w.clock.elapsed == pytest.approx(5.0)
+        lock = threading.Lock()
+        lock.acquire()
+        with pytest.raises(SequentialDeadlock, match="wait forever"):
+            lock.acquire()

@@ -9,12 +9,27 @@ it without importing each other.
 from __future__ import annotations
 
 from _thread import get_ident
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.runtime.worker import Worker as Agent
 
 _CONTROLLED: dict[int, Agent] = {}
+_OWNER: list[Any] = []  # [world] while a World is active
+
+
+def set_owner_world(world: Any) -> None:
+    """Record the active World (None when it exits), for primitives on the test thread."""
+    _OWNER[:] = [] if world is None else [world]
+
+
+def owner_clock() -> Any:
+    """The virtual clock, if the calling thread is the World's owner running model code."""
+    if _OWNER:
+        world = _OWNER[0]
+        if world.in_model and world.owner == get_ident():
+            return world.clock
+    return None
 
 
 def controlled_thread() -> Agent | None:

@@ -19,7 +19,7 @@ import sys
 from types import TracebackType
 from typing import Any
 
-from harness.runtime.registry import controlled_thread
+from harness.runtime.registry import controlled_thread, owner_clock
 
 REAL_ALLOCATE_LOCK = _thread.allocate_lock
 _IGNORED_MODULES = ("harness.", "threading", "queue", "importlib")
@@ -65,6 +65,10 @@ def _kind_of_creator(frame: Any) -> tuple[bool, str]:
     return False, type(owner).__name__.lstrip("_") if owner is not None else "Lock"
 
 
+class SequentialDeadlock(RuntimeError):
+    """The test thread would block forever on a lock while no other thread can run."""
+
+
 class Lock:
     """Drop-in `threading.Lock` that a controlled thread blocks on cooperatively.
 
@@ -84,9 +88,24 @@ class Lock:
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         agent = controlled_thread()
-        if agent is None or agent.run is None:
+        if agent is not None and agent.run is not None:
+            return agent.run.acquire(agent, self, blocking, timeout)
+        clock = owner_clock()
+        if clock is None:
             return self._real.acquire(blocking, timeout)
-        return agent.run.acquire(agent, self, blocking, timeout)
+        if self._real.acquire(False):
+            return True
+        # The test thread, in a sequential step: no other thread of the example can run, so
+        # a wait would never end on virtual time. A timeout passes at once; a wait without
+        # one can never succeed, which is a deadlock of the model itself.
+        if not blocking:
+            return False
+        if timeout is not None and timeout >= 0:
+            clock.advance(timeout)
+            return False
+        raise SequentialDeadlock(
+            f"a sequential step would wait forever for {self.name}: no other thread can release it"
+        )
 
     def try_acquire(self, tid: int) -> bool:
         """Take the lock for controlled thread `tid` if it is free (never blocks)."""

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
+from harness.runtime import registry
 from harness.runtime.clock import VirtualClock
 from harness.runtime.registry import controlled_thread
 from harness.runtime.sync import Lock, reset_lock_numbering
@@ -69,19 +70,25 @@ class World:
         # Whether the owning (test) thread sees virtual time. The stateful machine turns it on
         # only around model code, so that Hypothesis's own timing stays real.
         self.owner_virtual = owner_virtual
+        self.in_model = False  # inside `virtual_time`: see there
 
     def _virtual(self) -> bool:
         return controlled_thread() is not None or (self.owner_virtual and get_ident() == self.owner)
 
     @contextmanager
     def virtual_time(self) -> Iterator[None]:
-        """Let the owning thread see virtual time for the duration of the block."""
-        previous = self.owner_virtual
-        self.owner_virtual = True
+        """Run model code on the owning thread: virtual time, and no waiting on other threads.
+
+        Inside the block the test thread is the only thread of the example that can run, so a
+        timed wait on a lock passes at once on the virtual clock and an endless one is a
+        `SequentialDeadlock` (outside it, e.g. while the pool starts a thread, waits are real).
+        """
+        previous = self.owner_virtual, self.in_model
+        self.owner_virtual = self.in_model = True
         try:
             yield
         finally:
-            self.owner_virtual = previous
+            self.owner_virtual, self.in_model = previous
 
     def __enter__(self) -> World:
         global _active
@@ -90,6 +97,7 @@ class World:
         self.owner = get_ident()
         reset_lock_numbering()
         _active = self
+        registry.set_owner_world(self)
         self._patch()
         return self
 
@@ -106,6 +114,7 @@ class World:
             setattr(threading, name, real)
         queue.time = _REAL_TIME["monotonic"]  # type: ignore[attr-defined]
         _active = None
+        registry.set_owner_world(None)
         self.owner = None
 
     def _patch(self) -> None:

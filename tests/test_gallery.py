@@ -1,0 +1,73 @@
+"""The gallery: each unsafe variant is caught with a small counterexample; each fix passes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.catalog import all_models
+from harness.hunt import hunt
+from tests.conftest import run_cli
+
+GALLERY = ["counter", "bank", "lazy-init", "lru", "dict-iteration", "cachetools-lru"]
+FIXED = [
+    ("counter", "locked"),
+    ("bank", "ordered"),
+    ("lazy-init", "locked"),
+    ("lru", "locked"),
+    ("dict-iteration", "locked"),
+    ("queue", "stdlib"),
+    ("cachetools-lru", "locked"),
+]
+EXPECTED_KIND = {"bank": "deadlock", "dict-iteration": "exception"}
+
+
+@pytest.mark.parametrize("model", GALLERY)
+def test_unsafe_variant_is_caught_small(model: str) -> None:
+    spec = all_models()[model]
+    [unsafe] = spec.cls.expect_failure
+    for seed in range(20):
+        result = hunt(model, unsafe, seed=seed)
+        failure = result.failure
+        assert failure is not None, f"{model} seed {seed}: not caught in {result.examples}"
+        shape = failure.shape()
+        assert shape["threads"] <= 3 and shape["preemptions"] <= 3, failure.describe()
+        assert shape["rounds"] == 1, failure.describe()
+        if model in EXPECTED_KIND:
+            assert failure.kind == EXPECTED_KIND[model], failure.describe()
+
+
+def test_dict_iteration_names_pythons_error() -> None:
+    failure = hunt("dict-iteration", "unsafe").failure
+    assert failure is not None
+    assert "dictionary changed size during iteration" in failure.message
+
+
+def test_bank_deadlock_report_names_the_cycle() -> None:
+    failure = hunt("bank", "naive").failure
+    assert failure is not None and failure.kind == "deadlock"
+    assert "wait-for cycle: thread 0 -> thread 1 -> thread 0" in failure.details
+    assert failure.details.count("Lock models.bank:") == 2
+
+
+@pytest.mark.parametrize(("model", "variant"), FIXED)
+def test_fixed_variant_passes_a_thousand_examples(model: str, variant: str) -> None:
+    result = hunt(model, variant, seed=1, max_examples=1_000)
+    assert result.broken is None, result.broken
+    assert result.failure is None, result.failure.describe()
+
+
+def test_every_model_hunts_from_the_command_line(tmp_path: Path) -> None:
+    for model in [*GALLERY, "queue"]:
+        done = run_cli(
+            "hunt",
+            model,
+            "--check",
+            "--max-examples",
+            "60",
+            "--artifacts",
+            str(tmp_path),
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, (model, done.stdout[-2000:], done.stderr)
