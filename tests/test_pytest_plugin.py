@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,11 +48,22 @@ def _write_suite(tmp_path: Path, text: str = SUITE) -> None:
 
 
 def test_suite_with_unsafe_model_fails_with_report_summary_and_artifacts(tmp_path: Path) -> None:
-    _write_suite(tmp_path)
-    done = _pytest(tmp_path, "-n", "2", "--harness-artifacts", "cx", "--junitxml", "out.xml")
+    more = "".join(
+        f"\ndef test_caught_{i}(harness_hunt):\n"
+        f"    harness_hunt('backoffer.unsafe', expect='counterexample', max_examples=30)\n"
+        for i in range(4)
+    )
+    _write_suite(tmp_path, SUITE + more)
+    done = _pytest(tmp_path, "-n", "2", "-vv", "--harness-artifacts", "cx", "--junitxml", "out.xml")
     out = done.stdout
     assert done.returncode == 1, out + done.stderr
-    assert "1 failed, 2 passed" in out
+    assert "1 failed, 6 passed" in out
+    # Tests that found counterexamples ran on both workers, and every one of them is saved.
+    assert "[gw0]" in out and "[gw1]" in out
+    summary = out.split("harness counterexamples", 1)[1]
+    listed = re.findall(r"harness replay (cx/\S+\.json)", summary)
+    assert len(listed) == 6 and all((tmp_path / name).exists() for name in listed)
+    # Identical shrunk counterexamples share one file (named by content), never clobber.
     assert "update is lost" in out and "preempted, worker" in out  # explanation + table
     assert "harness counterexamples" in out  # terminal summary on the controller
     assert out.count("harness replay cx/") >= 2  # the failure and the expected one
