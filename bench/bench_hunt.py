@@ -1,10 +1,12 @@
-"""Hunting the Backoffer: how fast the first counterexample comes, and how small the last is.
+"""Hunting known-unsafe variants: how fast the first counterexample comes, how small the last is.
 
-    python bench/bench_hunt.py [--seeds N] [--json PATH]
+    python bench/bench_hunt.py [--seeds N] [--models backoffer counter ...] [--points gil access]
+                               [--json PATH]
 
-For each granularity and each seed 0..N-1: one `hunt("backoffer", "unsafe")` without shrinking
-(examples and wall time to the first failure) and one with shrinking (is the result minimal:
-one round, 2 workers, 1 call each, 1 preemption?). Also the tripwire's shapes and messages.
+For each model's known-unsafe variants, each granularity and each seed 0..N-1: one hunt without
+shrinking (examples and wall time to the first failure) and one with shrinking. "minimal" means
+one parallel round and no other step, 2 workers, 1 call each, 1 preemption; the shapes column
+counts (steps, workers, calls, preemptions) of the shrunk counterexamples.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.catalog import all_models
 from harness.hunt import hunt
 
 MINIMAL = {"steps": 1, "threads": 2, "calls_per_worker": [1, 1], "preemptions": 1}
@@ -30,30 +33,33 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(variant: str, granularity: str, seeds: int) -> dict[str, Any]:
+def measure(model: str, variant: str, granularity: str, seeds: int) -> dict[str, Any]:
     firsts, first_ms, found = [], [], 0
     for seed in range(seeds):
-        result = hunt("backoffer", variant, seed=seed, granularity=granularity, shrink=False)
+        result = hunt(model, variant, seed=seed, granularity=granularity, shrink=False)
         if result.found and result.first_example is not None:
             found += 1
             firsts.append(result.first_example)
             first_ms.append((result.seconds_to_first_failure or 0) * 1000)
-    minimal, shrink_s, messages = 0, [], {}
+    minimal, shrink_s, messages, shapes = 0, [], {}, {}
     for seed in range(seeds):
         started = perf_counter()
-        result = hunt("backoffer", variant, seed=seed, granularity=granularity)
+        result = hunt(model, variant, seed=seed, granularity=granularity)
         shrink_s.append(perf_counter() - started)
         failure = result.failure
         if failure is None:
             continue
         shape = failure.shape()
-        if {k: shape[k] for k in MINIMAL} == MINIMAL or (
-            variant == "tripwire" and shape["preemptions"] <= 2 and shape["threads"] == 2
-        ):
+        if {k: shape[k] for k in MINIMAL} == MINIMAL:
             minimal += 1
+        key_shape = (
+            f"{shape['steps']}s/{shape['threads']}w/{shape['operations']}c/{shape['preemptions']}p"
+        )
+        shapes[key_shape] = shapes.get(key_shape, 0) + 1
         key = failure.invariant or failure.message.split(": ", 1)[-1]
         messages[key] = messages.get(key, 0) + 1
     return {
+        "model": model,
         "variant": variant,
         "granularity": granularity,
         "seeds": seeds,
@@ -66,29 +72,34 @@ def measure(variant: str, granularity: str, seeds: int) -> dict[str, Any]:
         "seconds_to_shrunk_median": round(statistics.median(shrink_s), 2),
         "seconds_to_shrunk_p90": round(_pct(shrink_s, 0.9), 2),
         "failures": messages,
+        "shapes": shapes,
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--models", nargs="+", default=["backoffer"])
+    parser.add_argument("--points", nargs="+", default=["gil", "access", "opcode"])
     parser.add_argument("--json")
     args = parser.parse_args()
     rows = []
-    for variant in ("unsafe", "tripwire"):
-        for granularity in ("gil", "access", "opcode"):
-            row = measure(variant, granularity, args.seeds)
-            rows.append(row)
-            print(
-                f"{variant:8} {granularity:6} found {row['found']}/{row['seeds']}  "
-                f"examples to first: median {row['examples_to_first_median']} "
-                f"p90 {row['examples_to_first_p90']}  "
-                f"ms to first: median {row['ms_to_first_median']} p90 {row['ms_to_first_p90']}  "
-                f"minimal {row['minimal']}/{row['seeds']}  "
-                f"s to shrunk: median {row['seconds_to_shrunk_median']} "
-                f"p90 {row['seconds_to_shrunk_p90']}  {row['failures']}",
-                flush=True,
-            )
+    for model in args.models:
+        spec = all_models()[model]
+        for variant in spec.cls.expect_failure:
+            for granularity in args.points:
+                row = measure(model, variant, granularity, args.seeds)
+                rows.append(row)
+                print(
+                    f"{model}.{variant} {granularity:6} found {row['found']}/{row['seeds']}  "
+                    f"examples to first: median {row['examples_to_first_median']} "
+                    f"p90 {row['examples_to_first_p90']}  ms to first: median "
+                    f"{row['ms_to_first_median']} p90 {row['ms_to_first_p90']}  "
+                    f"minimal {row['minimal']}/{row['seeds']}  shrunk in s: median "
+                    f"{row['seconds_to_shrunk_median']} p90 {row['seconds_to_shrunk_p90']}  "
+                    f"shapes {row['shapes']}  {row['failures']}",
+                    flush=True,
+                )
     if args.json:
         Path(args.json).write_text(
             json.dumps({"python": platform.python_version(), "rows": rows}, indent=2)

@@ -23,8 +23,9 @@ from harness.scenario import ScenarioRunner, replay
 
 T = TypeVar("T")
 
-#: Replays one minimisation may spend (each is one fresh model and the whole scenario).
-DEFAULT_BUDGET = 600
+#: Replays one minimisation may spend (each is one fresh model and the whole scenario,
+#: about a millisecond for small models).
+DEFAULT_BUDGET = 1500
 
 
 def same_bug(candidate: Failure, original: Failure) -> bool:
@@ -112,15 +113,25 @@ class Minimizer:
         return True
 
     def run(self) -> Failure:
+        """Cheap deletions to a fixpoint first; searches only for what deletions cannot do."""
+        self._deletions()
         before = None
         while before != self._size() and self.replays < self.budget:
             before = self._size()
-            self._reduce_steps()
+            self._search_without_steps()
+            self._fewer_workers_and_preemptions()
+            self._deletions()
+        return self.best
+
+    def _deletions(self) -> None:
+        before = None
+        while before != self._size() and self.replays < self.budget:
+            before = self._size()
+            _reduce(list(self.best.scenario), self._try, floor=1)
+            self._serialise_set_up_rounds()
             for index in range(len(self.best.scenario)):
                 if index < len(self.best.scenario) and self.best.scenario[index].kind == "round":
                     self._reduce_round(index)
-            self._fewer_workers_and_preemptions()
-        return self.best
 
     def _fewer_workers_and_preemptions(self) -> None:
         """When dropping a worker or a preemption alone fails, the race may still be there
@@ -146,9 +157,7 @@ class Minimizer:
             sum(len(s.taken) for s in rounds),
         )
 
-    def _reduce_steps(self) -> None:
-        _reduce(list(self.best.scenario), self._try, floor=1)
-        self._serialise_set_up_rounds()
+    def _search_without_steps(self) -> None:
         # A step that set state up may still be removable if the preemption moves: without
         # it the threads reach their points at other counts. Search single preemptions.
         index = 0
