@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from harness.failure import CounterexampleFound, Failure, Step
 from harness.model import ModelSpec
@@ -92,21 +92,25 @@ class Minimizer:
         self.budget = budget
         self.replays = 0
 
+    def _context(self) -> dict[str, Any]:
+        """What every replay of this failure shares: seed, parameters, granularity, runtime."""
+        return {
+            "seed": self.original.seed,
+            "params": self.original.params,
+            "granularity": self.original.granularity,
+            "executor": self.executor,
+            "stuck_after": self.stuck_after,
+            "capture": False,
+        }
+
+    def _replay(self, steps: list[Step]) -> Failure | None:
+        return replay(self.spec, self.original.variant, steps=steps, **self._context())
+
     def _try(self, steps: list[Step]) -> bool:
         if self.replays >= self.budget or not steps:
             return False
         self.replays += 1
-        found = replay(
-            self.spec,
-            self.original.variant,
-            seed=self.original.seed,
-            params=self.original.params,
-            steps=steps,
-            granularity=self.original.granularity,
-            executor=self.executor,
-            stuck_after=self.stuck_after,
-            capture=False,
-        )
+        found = self._replay(steps)
         if found is None or not same_bug(found, self.original):
             return False
         self.best = found
@@ -183,17 +187,7 @@ class Minimizer:
         last = steps[-1] if steps else None
         if last is None or last.kind != "round":
             return False
-        probe = replay(
-            self.spec,
-            self.original.variant,
-            seed=self.original.seed,
-            params=self.original.params,
-            steps=[*steps[:-1], replace(last, taken=[])],
-            granularity=self.original.granularity,
-            executor=self.executor,
-            stuck_after=self.stuck_after,
-            capture=False,
-        )
+        probe = self._replay([*steps[:-1], replace(last, taken=[])])
         self.replays += 1
         if probe is not None:
             return self._accept_probe(probe)
@@ -217,16 +211,7 @@ class Minimizer:
     def _points_per_thread(self, before: list[Step], last: Step) -> list[int]:
         """How many points each worker reaches in `last` run without preemption."""
         try:
-            with ScenarioRunner(
-                self.spec,
-                self.original.variant,
-                seed=self.original.seed,
-                params=self.original.params,
-                granularity=self.original.granularity,
-                executor=self.executor,
-                stuck_after=self.stuck_after,
-                capture=False,
-            ) as runner:
+            with ScenarioRunner(self.spec, self.original.variant, **self._context()) as runner:
                 for step in before:
                     runner.run_step(step)
                 result = runner.parallel(last.calls, [])
