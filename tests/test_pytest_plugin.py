@@ -60,8 +60,11 @@ def test_suite_with_unsafe_model_fails_with_report_summary_and_artifacts(tmp_pat
     assert "1 failed, 6 passed" in out
     # Tests that found counterexamples ran on both workers, and every one of them is saved.
     assert "[gw0]" in out and "[gw1]" in out
-    summary = out.split("harness counterexamples", 1)[1]
-    listed = re.findall(r"harness replay (cx/\S+\.json)", summary)
+    listed = re.findall(
+        r"^test_suite\.py::\w+ \((?:expected|FAILED)\): harness replay (cx/\S+\.json)$",
+        out,
+        re.MULTILINE,
+    )
     assert len(listed) == 6 and all((tmp_path / name).exists() for name in listed)
     # Identical shrunk counterexamples share one file (named by content), never clobber.
     assert "update is lost" in out and "preempted, worker" in out  # explanation + table
