@@ -3,6 +3,44 @@
 Hypothesis draws operations and interleavings; the controlled runtime (`harness.runtime`)
 executes them on real threads, one at a time, switching only at the drawn decisions
 (`harness.schedule`), and records what happened (`harness.trace`).
+
+The public API, importable from here::
+
+    from harness import Model, invariant, operation
+    from harness.hunt import hunt       # (`harness.hunt` is also the module's name)
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
+
+# Resolved on first use, so that importing one submodule (the runtime, say) does not pull in
+# Hypothesis and the whole stack through this package's __init__.
+_PUBLIC = {
+    "Model": "harness.model",
+    "operation": "harness.model",
+    "invariant": "harness.model",
+    "HuntResult": "harness.hunt",
+    "replay_artifact": "harness.counterexample",
+    "load": "harness.counterexample",
+}
+
+__all__ = [
+    "HuntResult",
+    "Model",
+    "__version__",
+    "invariant",
+    "load",
+    "operation",
+    "replay_artifact",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    return getattr(import_module(module), name)
