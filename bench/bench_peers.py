@@ -219,8 +219,14 @@ def measure_runtime(threads: int, calls: int, seconds: float, variant: str = "un
                 for _ in range(calls):
                     bo.backoff(CFG, CFG.err)
 
+            # As hunting runs: no key/value capture (only the final counterexample is replayed
+            # with it), which is what frontrun's executions are compared against.
             result = ex.run(
-                [work] * threads, RandomSchedule(seed), granularity="access", modules=[MODEL_MODULE]
+                [work] * threads,
+                RandomSchedule(seed),
+                granularity="access",
+                modules=[MODEL_MODULE],
+                capture_values=False,
             )
             runs += 1
             not_ok += not result.ok
