@@ -57,11 +57,7 @@ if str(REPO_ROOT) not in sys.path:
 from harness.hunt import hunt  # noqa: E402
 from harness.runtime import Executor, World  # noqa: E402
 from harness.schedule import RandomSchedule  # noqa: E402
-from models.backoffer import (  # noqa: E402
-    CONFIGS,
-    UnsafeBackoffer,
-    backoff_fn_state,
-)
+from models.backoffer import CONFIGS, UnsafeBackoffer, shows_lost_update  # noqa: E402
 
 CFG = CONFIGS["regionMiss"]
 MODEL_MODULE = "models.backoffer"
@@ -79,19 +75,6 @@ def yield_sleep(seconds: float) -> None:
 
 
 SLEEPS: dict[str, Callable[[float], None]] = {"noop": no_sleep, "sleep0": yield_sleep}
-
-
-def lost_update(bo: UnsafeBackoffer, calls: int) -> bool:
-    """True if `bo`, after `calls` calls of ``backoff(CFG)``, shows a lost update."""
-    times = bo.times_by_config()
-    if sum(times.values()) != calls:
-        return True
-    if bo.total_sleep != sum(bo.sleep_ms_by_config().values()):
-        return True
-    for name, fn in bo.fns_by_config().items():
-        if backoff_fn_state(fn).attempts != times.get(name, 0):
-            return True
-    return False
 
 
 def loadavg() -> list[float]:
@@ -126,7 +109,7 @@ def naive_cell(threads: int, calls: int, sleep: str, switch: float | None, secon
             for t in pool:
                 t.join()
             runs += 1
-            if lost_update(bo, threads * calls):
+            if shows_lost_update(bo, threads * calls):
                 found += 1
                 if first_at is None:
                     first_at = perf_counter() - start
@@ -230,7 +213,7 @@ def measure_runtime(threads: int, calls: int, seconds: float, variant: str = "un
             )
             runs += 1
             not_ok += not result.ok
-            bad = (not result.ok) or lost_update(bo, threads * calls)
+            bad = (not result.ok) or shows_lost_update(bo, threads * calls)
             if bad:
                 found += 1
                 if first_run is None:
@@ -261,7 +244,7 @@ FRONTRUN_SCRIPT = textwrap.dedent(
     opts = json.loads(sys.argv[2])
 
     import frontrun
-    from models.backoffer import CONFIGS, LockedBackoffer, UnsafeBackoffer, backoff_fn_state
+    from models.backoffer import CONFIGS, LockedBackoffer, UnsafeBackoffer, shows_lost_update
 
     CFG = CONFIGS["regionMiss"]
 
@@ -270,16 +253,6 @@ FRONTRUN_SCRIPT = textwrap.dedent(
         pass
 
 
-    def lost_update(bo, calls):
-        times = bo.times_by_config()
-        if sum(times.values()) != calls:
-            return True
-        if bo.total_sleep != sum(bo.sleep_ms_by_config().values()):
-            return True
-        for name, fn in bo.fns_by_config().items():
-            if backoff_fn_state(fn).attempts != times.get(name, 0):
-                return True
-        return False
 
 
     def explore(cls, threads, calls, strategy, always_ok=False, **kw):
@@ -288,7 +261,7 @@ FRONTRUN_SCRIPT = textwrap.dedent(
                 bo.backoff(CFG, CFG.err)
 
         def invariant(bo):
-            return always_ok or not lost_update(bo, threads * calls)
+            return always_ok or not shows_lost_update(bo, threads * calls)
 
         t0 = time.perf_counter()
         r = frontrun.explore(

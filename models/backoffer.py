@@ -103,6 +103,7 @@ __all__ = [
     "expo",
     "new_backoff_fn",
     "promised_invariants",
+    "shows_lost_update",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -706,6 +707,23 @@ class UnsafeBackoffer:
             f"backoff_sleep_ms={self.sleep_ms_by_config()}, "
             f"backoff_times={self.times_by_config()})"
         )
+
+
+def shows_lost_update(bo: UnsafeBackoffer, calls: int) -> bool:
+    """True if `bo`, after `calls` slept calls, shows a lost update in its books.
+
+    For stress tests and peers that have no model beside them: the per-config count, the
+    total against the per-config sleeps, and each backoff fn's attempts against its count.
+    """
+    times = bo.times_by_config()
+    if sum(times.values()) != calls:
+        return True
+    if bo.total_sleep != sum(bo.sleep_ms_by_config().values()):
+        return True
+    return any(
+        backoff_fn_state(fn).attempts != times.get(name, 0)
+        for name, fn in bo.fns_by_config().items()
+    )
 
 
 def _plain(mapping: MutableMapping[str, Any] | None) -> dict[str, Any]:

@@ -27,19 +27,29 @@ def tutorial(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _env(folder: Path) -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(folder), str(ROOT)]))
-
-
-def test_tutorial_model_is_caught_and_its_fix_passes(tutorial: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "hunt", "inventory_spec:InventoryModel", "--json"],
+def _python(cwd: Path, *args: str, path: list[Path]) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in `cwd` with `path` (and the project) on PYTHONPATH."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([*map(str, path), str(ROOT)]))
+    return subprocess.run(
+        [sys.executable, *args],
         capture_output=True,
         check=False,
         text=True,
-        cwd=tutorial,
-        env=_env(tutorial),
+        cwd=cwd,
+        env=env,
         timeout=300,
+    )
+
+
+def test_tutorial_model_is_caught_and_its_fix_passes(tutorial: Path) -> None:
+    done = _python(
+        tutorial,
+        "-m",
+        "harness.cli",
+        "hunt",
+        "inventory_spec:InventoryModel",
+        "--json",
+        path=[tutorial],
     )
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
@@ -53,14 +63,15 @@ def test_tutorial_model_is_caught_and_its_fix_passes(tutorial: Path) -> None:
 
 
 def test_tutorial_pytest_file_passes(tutorial: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inventory.py"],
-        capture_output=True,
-        check=False,
-        text=True,
-        cwd=tutorial,
-        env=_env(tutorial),
-        timeout=300,
+    done = _python(
+        tutorial,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "test_inventory.py",
+        path=[tutorial],
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
@@ -73,27 +84,19 @@ def test_entry_point_registration_lists_the_model(tutorial: Path, tmp_path: Path
     (dist / "entry_points.txt").write_text(
         "[harness.models]\ninventory = inventory_spec:InventoryModel\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(tutorial), str(ROOT)]))
-    listed = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "models", "--json"],
-        capture_output=True,
-        check=False,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-    )
+    listed = _python(tmp_path, "-m", "harness.cli", "models", "--json", path=[tmp_path, tutorial])
     assert listed.returncode == 0, listed.stderr
     names = {m["model"]: m["origin"] for m in json.loads(listed.stdout)}
     assert names["inventory"] == "inventory_spec:InventoryModel" and "backoffer" in names
-    hunted = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "hunt", "inventory.locked", "--max-examples", "20"],
-        capture_output=True,
-        check=False,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
+    hunted = _python(
+        tmp_path,
+        "-m",
+        "harness.cli",
+        "hunt",
+        "inventory.locked",
+        "--max-examples",
+        "20",
+        path=[tmp_path, tutorial],
     )
     assert hunted.returncode == 0, hunted.stdout + hunted.stderr
 
