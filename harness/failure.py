@@ -35,7 +35,10 @@ class Step:
 
     For a round, `drawn` and `noise` are the schedule as drawn; `taken` is every switch the
     run actually made, ``(step, thread, point, target)``: replaying `taken` as explicit
-    preemptions reproduces the round exactly, whatever produced it.
+    preemptions reproduces the round exactly, whatever produced it. `call_points[w]` holds
+    worker w's own-point count at each of its call boundaries (before the first call, between
+    calls, after the last one it finished): the minimiser uses it to renumber `taken` when it
+    removes a call. It is a by-product of a run, so counterexample files do not store it.
     """
 
     kind: str  # "sequential" | "round"
@@ -44,6 +47,7 @@ class Step:
     noise: tuple[int, int] | None = None
     taken: list[Preemption] = field(default_factory=list)
     steps: int = 0
+    call_points: list[list[int]] = field(default_factory=list)
 
     @property
     def preemptions(self) -> list[Preemption]:
@@ -110,6 +114,20 @@ class Failure:
             "calls_per_worker": [len(c) for c in step.calls] if step else [],
             "preemptions": len(step.preemptions) if step else 0,
         }
+
+    def looks_minimal(self) -> bool:
+        """The smallest shape a race can have: the failing round is the only round, with two
+        workers making one call each and at most one preemption. Sequential set-up steps may
+        precede it (the minimiser keeps only those the failure needs)."""
+        step = self.failing_step
+        return (
+            step is not None
+            and step.kind == "round"
+            and len(self.rounds) == 1
+            and step.workers == 2
+            and step.total_calls == 2
+            and len(step.taken) <= 1
+        )
 
     def describe(self) -> str:
         lines = [self.headline(), "", "scenario:"]

@@ -3,19 +3,39 @@
 Why a second pass: Hypothesis shrinks the *drawn* data, and a round found through seeded noise
 keeps that noise unless removing it all still fails. But every round records the switches it
 actually took, and replaying them as explicit preemptions reproduces it exactly. On that
-explicit form a simple deterministic reducer (delta debugging: drop chunks, then single items)
-can remove every step, worker, call and preemption the failure does not need, replaying the
-scenario on a fresh model each time. The result is 1-minimal: removing any one remaining
-element makes the failure go away.
+explicit form a deterministic reducer can remove every step, worker, call and preemption the
+failure does not need, replaying the scenario on a fresh model each time.
+
+Two kinds of moves, cheapest first:
+
+* **Edits** replay once. Removing a call renumbers the preemptions of that worker's later calls
+  (each round records where each call's points begin), so "the switch inside the second call"
+  keeps its meaning when the first call goes. Other edits: drop a step, a worker or a
+  preemption; turn a set-up round into sequential calls; move a worker's first call, or a whole
+  worker, out of the round into a sequential step before it (set-up reads best as set-up); put
+  the workers in another order (a race whose first actor is worker 1 needs an extra switch).
+  Argument values move to the simplest one the operation's strategy can draw.
+* **Searches** replay the edited scenario with every single preemption in turn, for when an
+  edit changes which points the threads reach and no renumbering can say where the switch went.
+  They run only when edits are exhausted, on a round edits have already made small, and a
+  result is taken only if it is strictly smaller. One search edit adds nothing by itself: an
+  argument of the failing round gets a value no other call uses. Hypothesis shrinks towards
+  equal arguments (``put(1)`` twice), which often needs more switches than distinct ones; a
+  fresh key is what lets a later edit move a call out of the round.
+
+The result is 1-minimal for the edits: none of them, alone, keeps the failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from harness.failure import CounterexampleFound, Failure, Step
+from hypothesis import HealthCheck, find, settings
+from hypothesis.errors import HypothesisException
+
+from harness.failure import Call, CounterexampleFound, Failure, Step
 from harness.model import ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.outcome import Preemption
@@ -24,11 +44,12 @@ from harness.scenario import ScenarioRunner, replay
 T = TypeVar("T")
 
 #: Replays one minimisation may spend (each is one fresh model and the whole scenario,
-#: about a millisecond for small models).
+#: a millisecond or two for small models).
 DEFAULT_BUDGET = 1500
 
 
 def same_bug(candidate: Failure, original: Failure) -> bool:
+    """Whether a replayed variation still shows the failure being minimised."""
     if candidate.kind != original.kind:
         return False
     if candidate.kind == "exception":
@@ -58,8 +79,11 @@ def _reduce(items: list[T], keeps_failing: Callable[[list[T]], bool], floor: int
     return items
 
 
+# -- edits of one round (pure functions of a Step) -----------------------------------------------
+
+
 def _without_worker(step: Step, worker: int) -> Step:
-    calls = step.calls[:worker] + step.calls[worker + 1 :]
+    """The round without `worker`; its preemptions go, the others are renumbered."""
 
     def renumber(t: int) -> int:
         return t - 1 if t > worker else t
@@ -69,7 +93,84 @@ def _without_worker(step: Step, worker: int) -> Step:
         for p in step.taken
         if worker not in (p.thread, p.target)
     ]
-    return replace(step, calls=calls, taken=taken)
+    return replace(
+        step,
+        calls=step.calls[:worker] + step.calls[worker + 1 :],
+        taken=taken,
+        call_points=step.call_points[:worker] + step.call_points[worker + 1 :],
+    )
+
+
+def _without_call(step: Step, worker: int, index: int) -> Step:
+    """The round without `worker`'s call number `index`.
+
+    The worker's points inside that call disappear, so its preemptions there go and those of
+    its later calls move down by the call's length in points. Without the recorded call
+    boundaries (a round that never ran) the preemptions are kept as they are.
+    """
+    calls = [list(c) for c in step.calls]
+    del calls[worker][index]
+    marks = step.call_points[worker] if worker < len(step.call_points) else []
+    taken = list(step.taken)
+    if index < len(marks):
+        start = marks[index]
+        end = marks[index + 1] if index + 1 < len(marks) else None
+        taken = []
+        for p in step.taken:
+            if p.thread != worker or p.point <= start:
+                taken.append(p)
+            elif end is not None and p.point > end:
+                taken.append(p._replace(point=p.point - (end - start)))
+    points = [list(m) for m in step.call_points]
+    if index < len(marks):
+        points[worker] = []  # stale once a call is gone; the next replay records them anew
+    return replace(step, calls=calls, taken=taken, call_points=points)
+
+
+def _reordered(step: Step, order: list[int]) -> Step:
+    """The round with its workers in `order` (new position i runs old worker order[i])."""
+    position = {old: new for new, old in enumerate(order)}
+    taken = [
+        Preemption(p.step, position[p.thread], p.point, position[p.target]) for p in step.taken
+    ]
+    points = [step.call_points[old] for old in order] if step.call_points else []
+    return replace(step, calls=[step.calls[old] for old in order], taken=taken, call_points=points)
+
+
+def _with_args(step: Step, worker: int, index: int, args: dict[str, Any]) -> Step:
+    calls = [list(c) for c in step.calls]
+    calls[worker][index] = (calls[worker][index][0], args)
+    return replace(step, calls=calls)
+
+
+def _sequential(calls: list[Call]) -> list[Step]:
+    return [Step("sequential", [[call]]) for call in calls]
+
+
+def rank(failure: Failure) -> tuple[int, int, int, int, int]:
+    """What "smaller" means, most important first: rounds, then the failing round's workers,
+    calls and preemptions, then steps (a set-up call outside the round beats one inside)."""
+    last = failure.scenario[-1] if failure.scenario else None
+    if last is None or last.kind != "round":
+        return (len(failure.rounds), 0, 0, 0, len(failure.scenario))
+    return (
+        len(failure.rounds),
+        last.workers,
+        last.total_calls,
+        len(last.taken),
+        len(failure.scenario),
+    )
+
+
+#: How the simplest value of an argument is drawn: Hypothesis's own order, deterministically.
+_VALUE_SETTINGS = settings(
+    database=None,
+    derandomize=True,
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+_NONE = object()
 
 
 class Minimizer:
@@ -91,6 +192,7 @@ class Minimizer:
         self.stuck_after = stuck_after
         self.budget = budget
         self.replays = 0
+        self._values: dict[tuple[str, str, str], Any] = {}
 
     def _context(self) -> dict[str, Any]:
         """What every replay of this failure shares: seed, parameters, granularity, runtime."""
@@ -103,57 +205,42 @@ class Minimizer:
             "capture": False,
         }
 
+    @property
+    def _spent(self) -> bool:
+        return self.replays >= self.budget
+
     def _replay(self, steps: list[Step]) -> Failure | None:
+        self.replays += 1
         return replay(self.spec, self.original.variant, steps=steps, **self._context())
 
-    def _try(self, steps: list[Step]) -> bool:
-        if self.replays >= self.budget or not steps:
+    def _try(self, steps: list[Step], *, below: tuple[int, ...] | None = None) -> bool:
+        """Replay `steps`; if the same bug shows (and, given `below`, ranks under it), they
+        become the best scenario so far."""
+        if self._spent or not steps:
             return False
-        self.replays += 1
         found = self._replay(steps)
         if found is None or not same_bug(found, self.original):
+            return False
+        if below is not None and rank(found) >= below:
             return False
         self.best = found
         return True
 
-    def run(self) -> Failure:
-        """Cheap deletions to a fixpoint first; searches only for what deletions cannot do."""
-        self._deletions()
-        before = None
-        while before != self._size() and self.replays < self.budget:
-            before = self._size()
-            self._search_without_steps()
-            self._fewer_workers_and_preemptions()
-            self._deletions()
-        return self.best
-
-    def _deletions(self) -> None:
-        before = None
-        while before != self._size() and self.replays < self.budget:
-            before = self._size()
-            _reduce(list(self.best.scenario), self._try, floor=1)
-            self._serialise_set_up_rounds()
-            for index in range(len(self.best.scenario)):
-                if index < len(self.best.scenario) and self.best.scenario[index].kind == "round":
-                    self._reduce_round(index)
-
-    def _fewer_workers_and_preemptions(self) -> None:
-        """When dropping a worker or a preemption alone fails, the race may still be there
-        with the preemption elsewhere: search single preemptions on the smaller round."""
-        last = self.best.scenario[-1]
-        if last.kind != "round":
-            return
-        for worker in reversed(range(last.workers)):
-            current = self.best.scenario[-1]
-            if current.workers <= 2 or worker >= current.workers:
-                continue
-            smaller = _without_worker(current, worker)
-            self._search_one_preemption([*self.best.scenario[:-1], smaller])
-        if len(self.best.scenario[-1].taken) > 1:
-            self._search_one_preemption(list(self.best.scenario))
+    def _value(self, op: str, arg: str, avoid: list[Any]) -> Any:
+        """The simplest value of `op`'s argument `arg` not in `avoid` (`_NONE` if none)."""
+        key = (op, arg, repr(avoid))
+        if key not in self._values:
+            strategy = self.spec.operation(op).strategies[arg]
+            try:
+                self._values[key] = find(
+                    strategy, lambda v: v not in avoid, settings=_VALUE_SETTINGS
+                )
+            except HypothesisException:
+                self._values[key] = _NONE
+        return self._values[key]
 
     def _size(self) -> tuple[int, int, int, int]:
-        rounds = [s for s in self.best.scenario if s.kind == "round"]
+        rounds = self.best.rounds
         return (
             len(self.best.scenario),
             sum(s.workers for s in rounds),
@@ -161,55 +248,228 @@ class Minimizer:
             sum(len(s.taken) for s in rounds),
         )
 
-    def _search_without_steps(self) -> None:
-        # A step that set state up may still be removable if the preemption moves: without
-        # it the threads reach their points at other counts. Search single preemptions.
-        index = 0
-        while index < len(self.best.scenario) - 1 and self.replays < self.budget:
-            steps = self.best.scenario[:index] + self.best.scenario[index + 1 :]
-            if not self._search_one_preemption(steps):
-                index += 1
+    def run(self) -> Failure:
+        """Edits to a fixpoint; then searches, each success followed by edits again."""
+        self._edits()
+        while not self._spent and self._search():
+            self._edits()
+        return self.best
+
+    # -- edits -----------------------------------------------------------------------------
+
+    def _edits(self) -> None:
+        before = None
+        while before != self._size() and not self._spent:
+            before = self._size()
+            _reduce(list(self.best.scenario), self._try, floor=1)
+            self._serialise_set_up_rounds()
+            for index in range(len(self.best.scenario)):
+                if index < len(self.best.scenario) and self.best.scenario[index].kind == "round":
+                    self._reduce_round(index)
+            self._reorder_failing_round()
+            self._simplify_values()
+
+    def _with_step(self, index: int, *replacement: Step) -> list[Step]:
+        steps = list(self.best.scenario)
+        steps[index : index + 1] = replacement
+        return steps
 
     def _serialise_set_up_rounds(self) -> None:
         """A round before the failing one that only sets state up reads better as calls."""
         index = 0
-        while index < len(self.best.scenario) - 1 and self.replays < self.budget:
+        while index < len(self.best.scenario) - 1 and not self._spent:
             step = self.best.scenario[index]
             if step.kind == "round":
-                calls = [Step("sequential", [[call]]) for worker in step.calls for call in worker]
-                steps = [*self.best.scenario[:index], *calls, *self.best.scenario[index + 1 :]]
-                if self._try(steps):
+                calls = [call for worker in step.calls for call in worker]
+                if self._try(self._with_step(index, *_sequential(calls))):
                     continue  # the scenario changed; look at the same index again
             index += 1
 
-    def _search_one_preemption(self, steps: list[Step]) -> bool:
-        """Find one preemption that makes `steps` fail the same way (last step a round)."""
+    def _round(self, index: int) -> Step | None:
+        steps = self.best.scenario
+        return steps[index] if index < len(steps) and steps[index].kind == "round" else None
+
+    def _reduce_round(self, index: int) -> None:
+        for edit in self._round_edits(index):
+            if self._spent:
+                return
+            self._try(edit)
+
+    def _round_edits(self, index: int) -> Iterator[list[Step]]:
+        """Edits of the round at `index`, each built from the current best (so after a
+        success the next one starts from the smaller round)."""
+        # Workers: drop each (preemptions involving it go too; the rest are renumbered).
+        for worker in reversed(range(len(self.best.scenario[index].calls))):
+            step = self._round(index)
+            if step is not None and step.workers > 2 and worker < step.workers:
+                yield self._with_step(index, _without_worker(step, worker))
+        # Calls: drop each, last first, keeping one per worker.
+        for worker in range(len(self.best.scenario[index].calls)):
+            for call in reversed(range(len(self.best.scenario[index].calls[worker]))):
+                step = self._round(index)
+                if step is None or worker >= step.workers:
+                    return
+                if len(step.calls[worker]) > 1 and call < len(step.calls[worker]):
+                    yield self._with_step(index, _without_call(step, worker, call))
+        # Set-up inside the round: a worker's first call, or a whole worker, run before it.
+        for worker in reversed(range(len(self.best.scenario[index].calls))):
+            step = self._round(index)
+            if step is None or worker >= step.workers:
+                return
+            if len(step.calls[worker]) > 1:
+                first = step.calls[worker][0]
+                yield self._with_step(index, *_sequential([first]), _without_call(step, worker, 0))
+            elif step.workers > 2:
+                moved = step.calls[worker]
+                yield self._with_step(index, *_sequential(moved), _without_worker(step, worker))
+        # Preemptions: the ones the failure does not need.
+        step = self._round(index)
+        if step is not None and step.taken:
+
+            def keeps_taken(taken: list[Preemption]) -> bool:
+                current = self._round(index)
+                return current is not None and self._try(
+                    self._with_step(index, replace(current, taken=taken))
+                )
+
+            _reduce(list(step.taken), keeps_taken)
+
+    def _calls(self) -> Iterator[tuple[int, int, int, Call]]:
+        """Every call of the best scenario as (step index, worker, call index, call)."""
+        for index, step in enumerate(self.best.scenario):
+            for worker, calls in enumerate(step.calls):
+                for position, call in enumerate(calls):
+                    yield index, worker, position, call
+
+    def _simplify_values(self) -> None:
+        """Each argument to the simplest value its strategy draws, where the bug survives.
+
+        Equal values change together first: two calls race on one key only while they share
+        it, so changing one at a time would never get past the first.
+        """
+        groups: dict[tuple[str, str, str], list[tuple[int, int, int]]] = {}
+        for index, worker, position, (op, args) in self._calls():
+            for arg, value in args.items():
+                groups.setdefault((op, arg, repr(value)), []).append((index, worker, position))
+        for (op, arg, _value), places in groups.items():
+            simplest = self._value(op, arg, [])
+            if self._spent or simplest is _NONE:
+                return
+            if repr(simplest) == _value:
+                continue
+            if self._try(self._with_value(places, arg, simplest)) or len(places) == 1:
+                continue
+            for place in places:
+                self._try(self._with_value([place], arg, simplest))
+
+    def _with_value(self, places: list[tuple[int, int, int]], arg: str, value: Any) -> list[Step]:
+        """The best scenario with `arg` set to `value` in the calls at `places`."""
+        steps = list(self.best.scenario)
+        for index, worker, position in places:
+            if index < len(steps) and worker < steps[index].workers:
+                calls = steps[index].calls[worker]
+                if position < len(calls) and arg in calls[position][1]:
+                    args = {**calls[position][1], arg: value}
+                    steps[index] = _with_args(steps[index], worker, position, args)
+        return steps
+
+    def _reorder_failing_round(self) -> None:
+        """Worker 0 always runs first, so a race that another worker starts costs a switch
+        more than it needs: try each worker first (its preemptions follow it)."""
+        last = len(self.best.scenario) - 1
+        step = self._round(last)
+        if step is None or len(step.taken) <= 1:
+            return
+        for first in range(1, step.workers):
+            current = self._round(last)
+            if current is None or len(current.taken) <= 1 or first >= current.workers:
+                return
+            order = [first, *(w for w in range(current.workers) if w != first)]
+            reordered = _reordered(current, order)
+            before = len(current.taken)
+            steps = self._with_step(last, reordered)
+            if self._try(steps):
+                self._reduce_round(last)
+                if len(self.best.scenario[-1].taken) < before:
+                    return
+
+    # -- searches ----------------------------------------------------------------------------
+
+    def _search(self) -> bool:
+        """Find one edit that fails again, smaller, with the switch elsewhere."""
+        below = rank(self.best)
+        for steps in self._search_candidates():
+            if self._spent:
+                return False
+            if self._search_one_preemption(steps, below):
+                return True
+        return False
+
+    def _search_candidates(self) -> Iterator[list[Step]]:
+        """The edits worth a search, smallest result first."""
+        last = len(self.best.scenario) - 1
+        step = self._round(last)
+        if step is None:
+            return
+        before = self.best.scenario[:last]
+        for worker in reversed(range(step.workers)):
+            if step.workers > 2:
+                yield [*before, _without_worker(step, worker)]
+        for worker in range(step.workers):
+            for call in reversed(range(len(step.calls[worker]))):
+                if len(step.calls[worker]) > 1:
+                    yield [*before, _without_call(step, worker, call)]
+        for worker in range(step.workers):
+            if len(step.calls[worker]) > 1:
+                setup = step.calls[worker][0]
+                yield [*before, *_sequential([setup]), _without_call(step, worker, 0)]
+        # A step that set state up may go if the switch moves: without it the threads reach
+        # their points at other counts.
+        for index in range(last):
+            yield self.best.scenario[:index] + self.best.scenario[index + 1 :]
+        if len(step.taken) > 1:
+            for first in range(step.workers):
+                order = [first, *(w for w in range(step.workers) if w != first)]
+                yield [*before, _reordered(step, order)]
+        yield from self._fresh_argument_candidates(before, step)
+
+    def _fresh_argument_candidates(self, before: list[Step], step: Step) -> Iterator[list[Step]]:
+        """The failing round with one argument changed to a value no other call uses."""
+        used: dict[str, list[Any]] = {}
+        for _index, _worker, _position, (_op, args) in self._calls():
+            for arg, value in args.items():
+                if value not in used.setdefault(arg, []):
+                    used[arg].append(value)
+        for worker, calls in enumerate(step.calls):
+            for position, (op, args) in enumerate(calls):
+                for arg in args:
+                    fresh = self._value(op, arg, used[arg])
+                    if fresh is not _NONE:
+                        edited = _with_args(step, worker, position, {**args, arg: fresh})
+                        yield [*before, edited]
+
+    def _search_one_preemption(self, steps: list[Step], below: tuple[int, ...]) -> bool:
+        """Find at most one preemption that makes `steps` fail the same way, ranked under
+        `below` (the last step must be a round)."""
         last = steps[-1] if steps else None
-        if last is None or last.kind != "round":
+        if last is None or last.kind != "round" or self._spent:
             return False
-        probe = self._replay([*steps[:-1], replace(last, taken=[])])
-        self.replays += 1
-        if probe is not None:
-            return self._accept_probe(probe)
+        if self._try([*steps[:-1], replace(last, taken=[])], below=below):
+            return True
         counts = self._points_per_thread(steps[:-1], last)
         for thread, count in enumerate(counts):
             for point in range(1, count + 1):
                 for target in range(last.workers):
-                    if target == thread or self.replays >= self.budget:
+                    if target == thread or self._spent:
                         continue
                     taken = [Preemption(0, thread, point, target)]
-                    if self._try([*steps[:-1], replace(last, taken=taken)]):
+                    if self._try([*steps[:-1], replace(last, taken=taken)], below=below):
                         return True
-        return False
-
-    def _accept_probe(self, probe: Failure) -> bool:
-        if same_bug(probe, self.original):
-            self.best = probe
-            return True
         return False
 
     def _points_per_thread(self, before: list[Step], last: Step) -> list[int]:
         """How many points each worker reaches in `last` run without preemption."""
+        self.replays += 1
         try:
             with ScenarioRunner(self.spec, self.original.variant, **self._context()) as runner:
                 for step in before:
@@ -221,47 +481,6 @@ class Minimizer:
         for event in result.trace:
             counts[event.thread] += 1
         return counts
-
-    def _with_step(self, index: int, step: Step) -> list[Step]:
-        steps = list(self.best.scenario)
-        steps[index] = step
-        return steps
-
-    def _reduce_round(self, index: int) -> None:
-        # Workers: drop each (preemptions involving it go too; the rest are renumbered).
-        worker = len(self.best.scenario[index].calls) - 1
-        while worker >= 0 and index < len(self.best.scenario):
-            step = self.best.scenario[index]
-            if step.workers > 2 and worker < step.workers:
-                self._try(self._with_step(index, _without_worker(step, worker)))
-            worker -= 1
-        if index >= len(self.best.scenario):
-            return
-        # Calls: drop from each worker, keeping at least one.
-        for worker in range(self.best.scenario[index].workers):
-            if index >= len(self.best.scenario):
-                return
-            step = self.best.scenario[index]
-            if worker >= step.workers:
-                break
-
-            def keeps(calls: list[tuple[str, dict[str, object]]], w: int = worker) -> bool:
-                current = self.best.scenario[index]
-                new_calls = [list(c) for c in current.calls]
-                new_calls[w] = calls
-                return self._try(self._with_step(index, replace(current, calls=new_calls)))
-
-            _reduce(list(step.calls[worker]), keeps, floor=1)
-        if index >= len(self.best.scenario):
-            return
-        # Preemptions: the ones the failure does not need.
-        step = self.best.scenario[index]
-
-        def keeps_taken(taken: list[Preemption]) -> bool:
-            current = self.best.scenario[index]
-            return self._try(self._with_step(index, replace(current, taken=taken)))
-
-        _reduce(list(step.taken), keeps_taken)
 
 
 def minimize(

@@ -227,6 +227,13 @@ class ModelSpec:
     def name(self) -> str:
         return self.cls.name
 
+    def operation(self, name: str) -> Operation:
+        """The operation called `name` (KeyError if the model has none)."""
+        for op in self.operations:
+            if op.name == name:
+                return op
+        raise KeyError(name)
+
 
 def validate_model(cls: Any, origin: str = "") -> ModelSpec:
     """Check a model declaration and report the first problem by model and member name."""

@@ -138,10 +138,12 @@ class ScenarioRunner:
         model = self.model
         with world.virtual_time():
             model.begin_round(len(calls))
-        workers = [self._worker(i, c) for i, c in enumerate(calls)]
+        schedule = DrawnSchedule(preemptions, noise)
+        step.call_points = [[] for _ in calls]
+        workers = [self._worker(i, c, schedule, step.call_points[i]) for i, c in enumerate(calls)]
         result = (self.executor or shared_executor()).run(
             workers,
-            DrawnSchedule(preemptions, noise),
+            schedule,
             granularity=self.granularity,
             modules=list(self.cls.instrument),
             max_steps=self.max_steps,
@@ -174,11 +176,14 @@ class ScenarioRunner:
         self.check_invariants(result)
         return result
 
-    def _worker(self, worker: int, calls: list[Call]) -> Callable[[], None]:
+    def _worker(
+        self, worker: int, calls: list[Call], schedule: DrawnSchedule, marks: list[int]
+    ) -> Callable[[], None]:
         model, ops = self.model, self.ops
 
         def body() -> None:
             for name, args in calls:
+                marks.append(schedule.reached(worker))
                 op = ops[name]
                 try:
                     result = op.call(model, worker, args)
@@ -189,6 +194,7 @@ class ScenarioRunner:
                     raise
                 else:
                     model.history.append(OpRecord(worker, name, args, result))
+            marks.append(schedule.reached(worker))
 
         return body
 

@@ -51,6 +51,14 @@ class DrawnSchedule:
         self._counts = {}
         self._rng = random.Random(self.noise[0]) if self.noise else None
 
+    def reached(self, thread: int) -> int:
+        """How many of its own points `thread` has reached so far in this run.
+
+        Read by a worker between its calls, this marks where each call's points begin, so a
+        minimiser that deletes a call can renumber the preemptions of the calls after it.
+        """
+        return self._counts.get(thread, 0)
+
     def choose(self, step: int, current: int | None, runnable: tuple[int, ...]) -> int:
         if current is None:
             return runnable[0]
