@@ -3,29 +3,33 @@
 
 Run from the repository root (no installation needed):
 
-    python bench/bench_peers.py [--seconds S] [--json PATH] [--frontrun PATH] [--no-frontrun]
+    python bench/bench_peers.py [--seconds S] [--exhaust-cap C] [--json PATH]
+                                [--frontrun PATH] [--no-frontrun] [--no-hunts]
 
 The system under test is always `models.backoffer.UnsafeBackoffer` shared by several threads,
-each calling ``bo.backoff(CONFIGS["regionMiss"], cfg.err)``. A lost update is detected by the
-same checks everywhere (`lost_update`): the number of recorded calls is not the number of calls
-made, ``total_sleep`` differs from the sum of the per-config sleeps, or a backoff function's
-``attempts`` differs from the calls recorded for its config.
+each calling ``bo.backoff(CONFIGS["regionMiss"], cfg.err)``, built by `backoffer_scenario` for
+every tool alike (without the model's statement counters: see `make_backoffer`). A lost update
+is detected by the same check everywhere (`shows_lost_update`): the number of recorded calls is
+not the number of calls made, ``total_sleep`` differs from the sum of the per-config sleeps, or
+a backoff function's ``attempts`` differs from the calls recorded for its config.
 
 1. Naive stress (what a user would write): per run a fresh Backoffer, N threads (2 and 4)
    released together by a `threading.Barrier`, each making C calls; the sleep is either a
-   no-op (``sleep=lambda s: None``) or ``time.sleep(0)`` (releases the GIL); at the default
-   switch interval and at ``sys.setswitchinterval(1e-6)``. S seconds of wall clock per cell.
+   no-op or ``time.sleep(0)`` (releases the GIL); at the default switch interval and at
+   ``sys.setswitchinterval(1e-6)``. S seconds of wall clock per cell.
 2. The harness: ``hunt("backoffer", "unsafe", seed=s, granularity="access", shrink=False)``
-   for seeds 0, 1, ... until S seconds are spent: seeds that found the bug, examples and
-   seconds to the first failure. Also the raw runtime on the very scenario given to frontrun
-   (`Executor.run`, `RandomSchedule`, a new seed per run): runs/s and runs to the first
-   lost update.
+   for seeds 0, 1, ... until S seconds are spent (unless ``--no-hunts``: report.py takes
+   bench_hunt's instead). And the raw runtime on the very scenarios given to frontrun
+   (`Executor.run`, `RandomSchedule`, a new seed per run) at every granularity: runs/s and
+   the waits between lost updates.
 3. frontrun (PyPI, a separate virtualenv; run under its own ``frontrun`` launcher in a
    subprocess, so this process is not affected): ``frontrun.explore`` with the DPOR and the
    random strategies on 2 threads x 1 and 2 threads x 3 calls: time and executions to the
    first counterexample, executions/s of the random strategy, and the time for DPOR to
-   exhaust the `LockedBackoffer` (capped; the cap is reported when hit).
-4. A table of ratios (ours / theirs) and, with ``--json``, every number.
+   exhaust the `LockedBackoffer`, with and without the model's statement counters (capped at
+   C seconds; the cap is reported when hit).
+4. A table of ratios (ours / theirs) and, with ``--json``, every number (per-run samples
+   included, for report.py's plot).
 
 The machine may be shared (CI): the load average before and after is printed and stored.
 """
@@ -33,7 +37,6 @@ The machine may be shared (CI): the load average before and after is printed and
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
@@ -50,23 +53,20 @@ from pathlib import Path
 from time import perf_counter  # bound before any World is entered: always the real clock
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from backoffer_scenario import calls_of, make_backoffer, no_sleep, shows_lost_update
+from common import REPO_ROOT, loadavg, now, waits
 
-from harness.hunt import hunt  # noqa: E402
-from harness.runtime import Executor, World  # noqa: E402
-from harness.schedule import RandomSchedule  # noqa: E402
-from models.backoffer import CONFIGS, UnsafeBackoffer, shows_lost_update  # noqa: E402
+from harness.hunt import hunt
+from harness.runtime import GRANULARITIES, Executor, World
+from harness.schedule import RandomSchedule
+from models.backoffer import UnsafeBackoffer
 
-CFG = CONFIGS["regionMiss"]
 MODEL_MODULE = "models.backoffer"
 FRONTRUN_SCENARIOS: tuple[tuple[int, int], ...] = ((2, 1), (2, 3))
 DEFAULT_FRONTRUN = "/tmp/frontrun-venv/bin/frontrun"
-
-
-def no_sleep(seconds: float) -> None:
-    """The injected sleep of the no-op variant."""
+#: Detection times kept per cell: enough for a distribution, bounded for a JSON file.
+MAX_SAMPLES = 2000
+WARMUP_SECONDS = 0.1
 
 
 def yield_sleep(seconds: float) -> None:
@@ -77,43 +77,62 @@ def yield_sleep(seconds: float) -> None:
 SLEEPS: dict[str, Callable[[float], None]] = {"noop": no_sleep, "sleep0": yield_sleep}
 
 
-def loadavg() -> list[float]:
-    return list(os.getloadavg()) if hasattr(os, "getloadavg") else []
-
-
 # -- 1. naive stress ---------------------------------------------------------------------------
+
+
+def detect_for(seconds: float, one_run: Callable[[], bool], min_runs: int = 1) -> dict[str, Any]:
+    """Call `one_run` (True: it showed the bug) for `seconds` of wall clock.
+
+    Returns the runs, the detections, the rate and the waits between detections (the
+    distribution of the time to a first failure, see `common.waits`), at most `MAX_SAMPLES`.
+    """
+    runs = 0
+    found_at: list[float] = []
+    found = 0
+    start = perf_counter()
+    while perf_counter() - start < seconds or runs < min_runs:
+        runs += 1
+        if one_run():
+            found += 1
+            if len(found_at) < MAX_SAMPLES:
+                found_at.append(perf_counter() - start)
+    elapsed = perf_counter() - start
+    return {
+        "runs": runs,
+        "found": found,
+        "share": found / runs,
+        "runs_per_s": runs / elapsed,
+        "seconds": elapsed,
+        "seconds_to_first": found_at[0] if found_at else None,
+        "waits": waits(found_at),
+    }
 
 
 def naive_cell(threads: int, calls: int, sleep: str, switch: float | None, seconds: float) -> dict:
     """Fresh Backoffer + Barrier + `threads` new threads per run, for `seconds` of wall clock."""
     sleep_fn = SLEEPS[sleep]
+    work = calls_of(calls)
     old_switch = sys.getswitchinterval()
+
+    def one_run() -> bool:
+        bo = make_backoffer(UnsafeBackoffer, sleep_fn)
+        barrier = threading.Barrier(threads)
+
+        def released() -> None:
+            barrier.wait()
+            work(bo)
+
+        pool = [threading.Thread(target=released) for _ in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        return shows_lost_update(bo, threads * calls)
+
     if switch is not None:
         sys.setswitchinterval(switch)
-    runs = found = 0
-    first_at: float | None = None
     try:
-        start = perf_counter()
-        while perf_counter() - start < seconds:
-            bo = UnsafeBackoffer(sleep=sleep_fn)
-            barrier = threading.Barrier(threads)
-
-            def work(bo: UnsafeBackoffer = bo, barrier: threading.Barrier = barrier) -> None:
-                barrier.wait()
-                for _ in range(calls):
-                    bo.backoff(CFG, CFG.err)
-
-            pool = [threading.Thread(target=work) for _ in range(threads)]
-            for t in pool:
-                t.start()
-            for t in pool:
-                t.join()
-            runs += 1
-            if shows_lost_update(bo, threads * calls):
-                found += 1
-                if first_at is None:
-                    first_at = perf_counter() - start
-        elapsed = perf_counter() - start
+        measured = detect_for(seconds, one_run)
     finally:
         sys.setswitchinterval(old_switch)
     return {
@@ -121,12 +140,7 @@ def naive_cell(threads: int, calls: int, sleep: str, switch: float | None, secon
         "calls": calls,
         "sleep": sleep,
         "switch_interval": switch if switch is not None else old_switch,
-        "runs": runs,
-        "found": found,
-        "share": found / runs if runs else 0.0,
-        "runs_per_s": runs / elapsed,
-        "seconds": elapsed,
-        "seconds_to_first": first_at,
+        **measured,
     }
 
 
@@ -185,50 +199,42 @@ def measure_hunts(seconds: float, max_seeds: int) -> dict:
     }
 
 
-def measure_runtime(threads: int, calls: int, seconds: float, variant: str = "unsafe") -> dict:
-    """`Executor.run` on the frontrun scenario: runs/s, runs and time to the first lost update."""
-    cell: dict[str, Any] = {"threads": threads, "calls": calls, "granularity": "access"}
+def measure_runtime(threads: int, calls: int, granularity: str, seconds: float) -> dict:
+    """`Executor.run` on the frontrun scenario, a new `RandomSchedule` seed per run.
+
+    As hunting runs: no key/value capture (only the final counterexample is replayed with it).
+    """
     seed = 0
-    runs = found = not_ok = 0
-    first_run: int | None = None
-    first_s: float | None = None
+    work = calls_of(calls)
+    not_ok = points = 0
     with Executor() as ex, World():
-        start = perf_counter()
-        while perf_counter() - start < seconds or runs < 5:
+
+        def one_run() -> bool:
+            nonlocal seed, not_ok, points
             seed += 1
-            bo = UnsafeBackoffer(sleep=no_sleep)  # inside the World: scheduler-aware locks
-
-            def work(bo: UnsafeBackoffer = bo) -> None:
-                for _ in range(calls):
-                    bo.backoff(CFG, CFG.err)
-
-            # As hunting runs: no key/value capture (only the final counterexample is replayed
-            # with it), which is what frontrun's executions are compared against.
+            bo = make_backoffer(UnsafeBackoffer)  # inside the World: scheduler-aware locks
             result = ex.run(
-                [work] * threads,
+                [lambda: work(bo)] * threads,
                 RandomSchedule(seed),
-                granularity="access",
+                granularity=granularity,
                 modules=[MODEL_MODULE],
                 capture_values=False,
             )
-            runs += 1
             not_ok += not result.ok
-            bad = (not result.ok) or shows_lost_update(bo, threads * calls)
-            if bad:
-                found += 1
-                if first_run is None:
-                    first_run, first_s = runs, perf_counter() - start
-        elapsed = perf_counter() - start
-    cell.update(
-        runs=runs,
-        seconds=elapsed,
-        runs_per_s=runs / elapsed,
-        found_share=found / runs,
-        not_ok=not_ok,
-        runs_to_first=first_run,
-        seconds_to_first=first_s,
-    )
-    return cell
+            points += result.steps
+            return (not result.ok) or shows_lost_update(bo, threads * calls)
+
+        detect_for(WARMUP_SECONDS, one_run)  # the pool started, the point tables built
+        not_ok = points = 0
+        measured = detect_for(seconds, one_run, min_runs=5)
+    return {
+        "threads": threads,
+        "calls": calls,
+        "granularity": granularity,
+        **measured,
+        "not_ok": not_ok,
+        "points_per_run": points / measured["runs"],
+    }
 
 
 # -- 3. frontrun -------------------------------------------------------------------------------
@@ -240,33 +246,22 @@ FRONTRUN_SCRIPT = textwrap.dedent(
     import sys
     import time
 
-    sys.path.insert(0, sys.argv[1])
+    sys.path[:0] = [sys.argv[1], sys.argv[1] + "/bench"]
     opts = json.loads(sys.argv[2])
 
     import frontrun
-    from models.backoffer import CONFIGS, LockedBackoffer, UnsafeBackoffer, shows_lost_update
-
-    CFG = CONFIGS["regionMiss"]
-
-
-    def no_sleep(seconds):
-        pass
+    from backoffer_scenario import calls_of, make_backoffer, shows_lost_update
+    from models.backoffer import LockedBackoffer, UnsafeBackoffer
 
 
-
-
-    def explore(cls, threads, calls, strategy, always_ok=False, **kw):
-        def worker(bo):
-            for _ in range(calls):
-                bo.backoff(CFG, CFG.err)
-
+    def explore(cls, threads, calls, strategy, always_ok=False, oracle=False, **kw):
         def invariant(bo):
             return always_ok or not shows_lost_update(bo, threads * calls)
 
         t0 = time.perf_counter()
         r = frontrun.explore(
-            setup=lambda: cls(sleep=no_sleep),
-            workers=worker,
+            setup=lambda: make_backoffer(cls, oracle=oracle),
+            workers=calls_of(calls),
             count=threads,
             invariant=invariant,
             strategy=strategy,
@@ -279,6 +274,7 @@ FRONTRUN_SCRIPT = textwrap.dedent(
             "calls": calls,
             "strategy": strategy,
             "variant": cls.__name__,
+            "oracle": oracle,
             "seconds": took,
             "executions": r.num_explored,
             "property_holds": r.property_holds,
@@ -290,6 +286,7 @@ FRONTRUN_SCRIPT = textwrap.dedent(
 
     out = {"version": frontrun.__version__, "python": sys.version.split()[0], "cells": []}
     cells = out["cells"]
+    explore(UnsafeBackoffer, 2, 1, "dpor")  # untimed warm-up, as the harness's runs get
     for threads, calls in opts["scenarios"]:
         for rep in range(opts["dpor_reps"]):
             c = explore(UnsafeBackoffer, threads, calls, "dpor", total_timeout=opts["cap"])
@@ -307,16 +304,22 @@ FRONTRUN_SCRIPT = textwrap.dedent(
         )
         c.update(kind="rate")
         cells.append(c)
-        c = explore(
-            LockedBackoffer, threads, calls, "dpor", stop_on_first=False,
-            total_timeout=opts["exhaust_cap"],
-        )
-        c.update(kind="exhaust", cap=opts["exhaust_cap"])
-        cells.append(c)
-        print(json.dumps(c), file=sys.stderr, flush=True)
+        for oracle in (False, True):
+            c = explore(
+                LockedBackoffer, threads, calls, "dpor", oracle=oracle, stop_on_first=False,
+                total_timeout=opts["exhaust_cap"],
+            )
+            c.update(kind="exhaust", cap=opts["exhaust_cap"])
+            cells.append(c)
+            print(json.dumps(c), file=sys.stderr, flush=True)
     print("FRONTRUN-JSON " + json.dumps(out))
     '''
 ).lstrip()
+
+
+def scenario_keys() -> list[str]:
+    """The frontrun scenarios as the summaries name them ("2x1", ...)."""
+    return [f"{threads}x{calls}" for threads, calls in FRONTRUN_SCENARIOS]
 
 
 def frontrun_launcher(option: str | None) -> str | None:
@@ -326,7 +329,7 @@ def frontrun_launcher(option: str | None) -> str | None:
     return None
 
 
-def measure_frontrun(launcher: str | None, seconds: float) -> dict:
+def measure_frontrun(launcher: str | None, seconds: float, exhaust_cap: float) -> dict:
     if launcher is None:
         return {
             "error": "no frontrun launcher found (install: python3 -m venv /tmp/frontrun-venv && "
@@ -335,12 +338,12 @@ def measure_frontrun(launcher: str | None, seconds: float) -> dict:
     python = Path(launcher).parent / "python"  # the launcher's own virtualenv
     opts = {
         "scenarios": [list(s) for s in FRONTRUN_SCENARIOS],
-        "dpor_reps": 3,
-        "random_seeds": 5,
+        "dpor_reps": 5,
+        "random_seeds": 10,
         "attempts": 500,
         "rate_attempts": 200,
         "cap": 60.0,
-        "exhaust_cap": max(2.0 * seconds, 5.0),
+        "exhaust_cap": exhaust_cap,
     }
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
         script = Path(tmp) / "frontrun_peer.py"
@@ -354,7 +357,7 @@ def measure_frontrun(launcher: str | None, seconds: float) -> dict:
                 cwd=tmp,
                 capture_output=True,
                 text=True,
-                timeout=10 * seconds + 300,
+                timeout=10 * seconds + 4 * exhaust_cap + 300,
             )
         except subprocess.TimeoutExpired:
             return {"error": "frontrun subprocess timed out", "command": cmd}
@@ -375,9 +378,8 @@ def measure_frontrun(launcher: str | None, seconds: float) -> dict:
 def frontrun_summary(fr: dict) -> dict:
     """Medians per (scenario, strategy) from the raw frontrun cells."""
     summary: dict[str, Any] = {}
-    for threads, calls in FRONTRUN_SCENARIOS:
-        key = f"{threads}x{calls}"
-        cells = [c for c in fr.get("cells", []) if (c["threads"], c["calls"]) == (threads, calls)]
+    for key in scenario_keys():
+        cells = [c for c in fr.get("cells", []) if f"{c['threads']}x{c['calls']}" == key]
         entry: dict[str, Any] = {}
         for strategy in ("dpor", "random"):
             firsts = [c for c in cells if c["kind"] == "first" and c["strategy"] == strategy]
@@ -391,21 +393,22 @@ def frontrun_summary(fr: dict) -> dict:
                 "executions_to_first_median": statistics.median(c["executions"] for c in hits)
                 if hits
                 else None,
+                "seconds_to_first": [c["seconds"] for c in hits],
             }
         rate = next((c for c in cells if c["kind"] == "rate"), None)
         if rate:
             entry["random_executions_per_s"] = rate["executions"] / rate["seconds"]
             entry["random_rate_executions"] = rate["executions"]
-        exhaust = next((c for c in cells if c["kind"] == "exhaust"), None)
-        if exhaust:
-            entry["locked_dpor"] = {
-                "seconds": exhaust["seconds"],
-                "executions": exhaust["executions"],
-                "property_holds": exhaust["property_holds"],
-                "capped": exhaust["seconds"] >= exhaust["cap"] * 0.98,
-                "cap": exhaust["cap"],
-                "inconclusive_reason": exhaust["inconclusive_reason"],
-            }
+        for c in cells:
+            if c["kind"] == "exhaust":
+                entry["locked_dpor_oracle" if c.get("oracle") else "locked_dpor"] = {
+                    "seconds": c["seconds"],
+                    "executions": c["executions"],
+                    "property_holds": c["property_holds"],
+                    "capped": c["seconds"] >= c["cap"] * 0.98,
+                    "cap": c["cap"],
+                    "inconclusive_reason": c["inconclusive_reason"],
+                }
         summary[key] = entry
     return summary
 
@@ -417,10 +420,48 @@ def _f(value: float | None, fmt: str = ".3g") -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def _ratio(ours: float | None, theirs: float | None) -> str:
-    if not ours or not theirs:
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
         return "-"
-    return f"{ours / theirs:.3g}x"
+    return f"{seconds * 1000:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def window_share(cell: dict, window: float) -> float | None:
+    """The share of consecutive `window`-second stretches of `cell` with a detection in them.
+
+    This is a stress peer's detection rate "in the same time" as a tool that needs `window`
+    seconds: measured, not derived from the per-run share under an independence assumption.
+    Only the stretch covered by the recorded detections counts when `MAX_SAMPLES` cut them.
+    """
+    found_at, total = [], 0.0
+    for wait in cell["waits"]:
+        total += wait
+        found_at.append(total)
+    covered = cell["seconds"] if len(found_at) == cell["found"] else found_at[-1]
+    windows = int(covered // window) if window > 0 else 0
+    if windows == 0:
+        return None
+    hit = {int(t // window) for t in found_at if t < windows * window}
+    return len(hit) / windows
+
+
+def lock_dpor_line(key: str, label: str, ld: dict) -> str:
+    state = (
+        f"NOT exhausted, stopped by the {ld['cap']:g} s cap"
+        if ld["capped"] or ld["property_holds"] is None
+        else "exhausted"
+    )
+    return (
+        f"  {key} DPOR on {label}: {ld['executions']} executions, {ld['seconds']:.2f} s, {state}"
+        f" (property_holds={ld['property_holds']})"
+    )
+
+
+#: The two exhaustion cells: the fair scenario, and the model's own (with its oracle's lock).
+LOCKED_CELLS = {
+    "locked_dpor": "LockedBackoffer (one lock)",
+    "locked_dpor_oracle": "LockedBackoffer + ExecDetails lock nested",
+}
 
 
 def render(report: dict) -> str:
@@ -443,24 +484,28 @@ def render(report: dict) -> str:
             f"{shape:<16}{c['sleep']:<8}{c['switch_interval']:>9.0e}"
             f"{c['runs']:>9,}{c['found']:>7}{c['share']:>10.2e}{c['runs_per_s']:>9,.0f}"
         )
-    h = report["harness_hunt"]
+    h = report.get("harness_hunt")
     lines.append("")
-    lines.append(
-        f"== 2. Harness: hunt(backoffer, unsafe, access, shrink=False), seeds 0..{h['seeds'] - 1}"
-        f" in {h['seconds']:.1f} s =="
-    )
-    lines.append(
-        f"found by {h['found']}/{h['seeds']} seeds ({h['share']:.0%}) within "
-        f"{h['max_examples']} examples; examples to first failure median "
-        f"{_f(h['examples_to_first_median'])}, max {_f(h['examples_to_first_max'])}; "
-        f"seconds median {_f(h['seconds_to_first_median'])}, max {_f(h['seconds_to_first_max'])}"
-    )
-    lines.append("raw runtime on frontrun's scenario (Executor.run, RandomSchedule, access):")
+    if h:
+        lines.append(
+            f"== 2. Harness: hunt(backoffer, unsafe, access, shrink=False), seeds "
+            f"0..{h['seeds'] - 1} in {h['seconds']:.1f} s =="
+        )
+        lines.append(
+            f"found by {h['found']}/{h['seeds']} seeds ({h['share']:.0%}) within "
+            f"{h['max_examples']} examples; examples to first failure median "
+            f"{_f(h['examples_to_first_median'])}, max {_f(h['examples_to_first_max'])}; "
+            f"seconds median {_f(h['seconds_to_first_median'])}, "
+            f"max {_f(h['seconds_to_first_max'])}"
+        )
+    else:
+        lines.append("== 2. Harness (hunts skipped: --no-hunts) ==")
+    lines.append("raw runtime on frontrun's scenario (Executor.run, RandomSchedule, no capture):")
     for c in report["harness_runtime"]:
         lines.append(
-            f"  {c['threads']}x{c['calls']}: {c['runs_per_s']:,.0f} runs/s, lost update in "
-            f"{c['found_share']:.0%} of runs, first at run {c['runs_to_first']} "
-            f"({_f(c['seconds_to_first'] and c['seconds_to_first'] * 1000)} ms)"
+            f"  {c['threads']}x{c['calls']} {c['granularity']:<6}: {c['runs_per_s']:,.0f} runs/s,"
+            f" {c['points_per_run']:,.0f} points/run, lost update in {c['share']:.0%} of runs, "
+            f"first after {_ms(c['seconds_to_first'])}"
         )
     lines.append("")
     fr = report["frontrun"]
@@ -479,78 +524,96 @@ def render(report: dict) -> str:
                 lines.append(
                     f"  {key} {strategy:<6}: found {s['found']}/{s['tries']}, median "
                     f"{_f(s['executions_to_first_median'])} executions, "
-                    f"{_f(s['seconds_to_first_median'] and s['seconds_to_first_median'] * 1000)}"
-                    " ms to first counterexample"
+                    f"{_ms(s['seconds_to_first_median'])} to first counterexample"
                 )
             lines.append(
                 f"  {key} random: {_f(e.get('random_executions_per_s'), ',.0f')} executions/s "
                 f"({e.get('random_rate_executions')} executions)"
             )
-            ld = e.get("locked_dpor")
-            if ld:
-                state = (
-                    f"NOT exhausted, stopped by the {ld['cap']:g} s cap"
-                    if ld["capped"] or ld["property_holds"] is None
-                    else "exhausted"
-                )
-                lines.append(
-                    f"  {key} DPOR on LockedBackoffer: {ld['executions']} executions, "
-                    f"{ld['seconds']:.2f} s, {state} (property_holds={ld['property_holds']})"
-                )
+            for name, label in LOCKED_CELLS.items():
+                if name in e:
+                    lines.append(lock_dpor_line(key, label, e[name]))
     lines.append("")
     lines.append("== 4. Ratios (ours / theirs) ==")
     for row in report["ratios"]:
-        lines.append(f"  {row['what']:<62}{row['ours']:>12}{row['theirs']:>12}{row['ratio']:>9}")
+        lines.append(
+            f"  {row['what']:<72}{format_value(row, 'ours'):>12}"
+            f"{format_value(row, 'theirs'):>12}{_f(row['ratio']):>9}x"
+        )
     lines.append(f"total {report['total_seconds']:.1f} s")
     return "\n".join(lines)
 
 
-def ratios(report: dict) -> list[dict]:
+def format_value(row: dict, side: str) -> str:
+    """One side of a ratio row in its unit."""
+    value = row[side]
+    if row["unit"] == "s":
+        return _ms(value)
+    if row["unit"] == "share":
+        return "-" if value is None else f"{value:.1%}"
+    return _f(value, ",.0f")
+
+
+def _row(key: str, what: str, unit: str, ours: float | None, theirs: float | None) -> dict:
+    ratio = ours / theirs if ours is not None and theirs else None
+    return {"key": key, "what": what, "unit": unit, "ours": ours, "theirs": theirs, "ratio": ratio}
+
+
+def ratios(report: dict, hunt: dict | None = None) -> list[dict]:
+    """Ours / theirs from one report: `hunt` (default: the report's own hunts) supplies the
+    harness's detection share and time to first failure; the rest is in `report`."""
     rows = []
-    h = report["harness_hunt"]
-    best_naive = max(report["naive"], key=lambda c: c["share"])
-    rows.append(
-        {
-            "what": "detection share: harness seeds vs best naive cell's runs",
-            "ours": f"{h['share']:.0%}",
-            "theirs": f"{best_naive['share']:.2e}",
-            "ratio": _ratio(h["share"], best_naive["share"]) if best_naive["share"] else "inf",
-        }
-    )
-    runtime = {(c["threads"], c["calls"]): c for c in report["harness_runtime"]}
+    hunt = hunt or report.get("harness_hunt")
+    if hunt:
+        window = hunt["seconds_to_first_max"]
+        best = max(report["naive"], key=lambda c: window_share(c, window) or 0.0)
+        row = _row(
+            "detection",
+            f"detection within {_ms(window)} (the slowest hunt): hunt seeds vs windows of the "
+            f"best naive cell ({best['threads']}x{best['calls']} {best['sleep']}, switch "
+            f"{best['switch_interval']:g})",
+            "share",
+            hunt["share"],
+            window_share(best, window),
+        )
+        rows.append({**row, "window": window, "naive_cell": best})
+    runtime = {(c["threads"], c["calls"], c["granularity"]): c for c in report["harness_runtime"]}
     for key, e in report.get("frontrun_summary", {}).items():
         threads, calls = (int(x) for x in key.split("x"))
-        ours = runtime.get((threads, calls), {})
-        ours_s = ours.get("seconds_to_first")
-        for strategy in ("dpor", "random"):
-            theirs_s = e[strategy]["seconds_to_first_median"]
+        for granularity in GRANULARITIES:
+            ours = runtime.get((threads, calls, granularity))
+            if not ours:
+                continue
+            ttf = statistics.median(ours["waits"]) if ours["waits"] else None
+            rows += [
+                _row(
+                    f"ttf_runtime_{granularity}_{strategy}_{key}",
+                    f"{key} time to first, runtime {granularity} vs frontrun {strategy}",
+                    "s",
+                    ttf,
+                    e[strategy]["seconds_to_first_median"],
+                )
+                for strategy in ("dpor", "random")
+            ]
             rows.append(
-                {
-                    "what": f"{key} time to first counterexample, runtime vs frontrun {strategy}",
-                    "ours": f"{_f(ours_s and ours_s * 1000)} ms",
-                    "theirs": f"{_f(theirs_s and theirs_s * 1000)} ms",
-                    "ratio": _ratio(ours_s, theirs_s),
-                }
+                _row(
+                    f"rate_{granularity}_{key}",
+                    f"{key} executions/s, runtime {granularity} vs frontrun random (opcode)",
+                    "/s",
+                    ours["runs_per_s"],
+                    e.get("random_executions_per_s"),
+                )
             )
-        hunt_s = h["seconds_to_first_median"]
-        theirs_s = e["dpor"]["seconds_to_first_median"]
-        rows.append(
-            {
-                "what": f"{key} time to first: hunt (median, Hypothesis) vs frontrun dpor",
-                "ours": f"{_f(hunt_s and hunt_s * 1000)} ms",
-                "theirs": f"{_f(theirs_s and theirs_s * 1000)} ms",
-                "ratio": _ratio(hunt_s, theirs_s),
-            }
-        )
-        rate = e.get("random_executions_per_s")
-        rows.append(
-            {
-                "what": f"{key} executions/s, runtime random vs frontrun random",
-                "ours": _f(ours.get("runs_per_s"), ",.0f"),
-                "theirs": _f(rate, ",.0f"),
-                "ratio": _ratio(ours.get("runs_per_s"), rate),
-            }
-        )
+        if hunt:
+            rows.append(
+                _row(
+                    f"ttf_hunt_dpor_{key}",
+                    f"{key} time to first, hunt (median) vs frontrun dpor",
+                    "s",
+                    hunt["seconds_to_first_median"],
+                    e["dpor"]["seconds_to_first_median"],
+                )
+            )
     return rows
 
 
@@ -561,10 +624,19 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=10.0,
         help="wall clock per naive cell (8 cells) and for the hunts; the harness runtime gets "
-        "a fifth of it per scenario, frontrun's LockedBackoffer DPOR is capped at 2x (default 10)",
+        "a fifth of it per scenario and granularity (default 10)",
+    )
+    parser.add_argument(
+        "--exhaust-cap",
+        type=float,
+        default=60.0,
+        help="seconds frontrun's DPOR may take to exhaust each LockedBackoffer (default 60)",
     )
     parser.add_argument("--naive-calls", type=int, default=3, help="calls per naive thread")
     parser.add_argument("--max-seeds", type=int, default=1000, help="hunts at most")
+    parser.add_argument(
+        "--no-hunts", action="store_true", help="skip the hunts (report.py takes bench_hunt's)"
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--frontrun", help=f"frontrun launcher (default: PATH, {DEFAULT_FRONTRUN})")
     parser.add_argument("--no-frontrun", action="store_true", help="skip frontrun")
@@ -576,22 +648,31 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "settings": {"seconds": args.seconds, "naive_calls": args.naive_calls},
+        "date": now(),
+        "settings": {
+            "seconds": args.seconds,
+            "naive_calls": args.naive_calls,
+            "exhaust_cap": args.exhaust_cap,
+        },
         "loadavg_before": loadavg(),
     }
     print("1. naive stress", flush=True)
     report["naive"] = measure_naive(args.seconds, args.naive_calls)
     print("2. harness", flush=True)
-    report["harness_hunt"] = measure_hunts(args.seconds, args.max_seeds)
+    if not args.no_hunts:
+        report["harness_hunt"] = measure_hunts(args.seconds, args.max_seeds)
     report["harness_runtime"] = [
-        measure_runtime(t, c, max(args.seconds / 5, 0.5)) for t, c in FRONTRUN_SCENARIOS
+        measure_runtime(t, c, granularity, max(args.seconds / 5, 0.5))
+        for t, c in FRONTRUN_SCENARIOS
+        for granularity in GRANULARITIES
     ]
     print("3. frontrun", flush=True)
     if args.no_frontrun:
         report["frontrun"] = {"error": "skipped (--no-frontrun)"}
     else:
-        report["frontrun"] = measure_frontrun(frontrun_launcher(args.frontrun), args.seconds)
+        report["frontrun"] = measure_frontrun(
+            frontrun_launcher(args.frontrun), args.seconds, args.exhaust_cap
+        )
     if "error" not in report["frontrun"]:
         report["frontrun_summary"] = frontrun_summary(report["frontrun"])
     report["loadavg_after"] = loadavg()
