@@ -88,6 +88,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "quick": args.quick,
         "settings": {k: getattr(args, k) for k in FULL},
         "date": now(),
+        "python": platform.python_version(),
         "machine": {
             "cpu": cpu_model(),
             "cpu_count": os.cpu_count(),
@@ -324,7 +325,10 @@ def runtime_section(combined: dict[str, Any]) -> list[str]:
 
 def hunt_section(combined: dict[str, Any]) -> list[str]:
     hunts = hunt_rows(combined)
-    seeds = next(iter(hunts.values()))["seeds"] if hunts else 0
+    if not hunts:
+        status = combined["hunt"].get("exit_status")
+        return ["## Hunting the unsafe Backoffer", "", f"Not measured (exit {status}).", ""]
+    seeds = next(iter(hunts.values()))["seeds"]
     lines = [
         "## Hunting the unsafe Backoffer",
         "",
@@ -525,7 +529,7 @@ def render(combined: dict[str, Any], plot: str | None) -> str:
         f"- Machine: {machine['cpu']}, {machine['cpu_count']} CPUs, {machine['platform']}; load "
         f"average (1/5/15 min) {_load(machine['loadavg_before'])} before, "
         f"{_load(machine.get('loadavg_after'))} after.",
-        f"- Pythons: runtime on {pythons}; hunts and peers on {combined['hunt'].get('python')}"
+        f"- Pythons: runtime on {pythons}; hunts and peers on {combined['python']}"
         + (f"; frontrun {fr['version']} on {fr['python']}" if "version" in fr else "")
         + ".",
         "",
