@@ -105,12 +105,16 @@ class Run:
 
     # -- the hot path: a controlled thread reached a scheduling point ------------------------
 
-    def at_point(self, w: Worker, point: Point, frame: types.FrameType) -> None:
+    def at_point(self, w: Worker, point: Point, frame: types.FrameType | None) -> None:
+        """`frame` is the instrumented frame, or None when the caller is a hook callback called
+        straight from it (the frame is then fetched only if the trace needs values)."""
         if self.aborting:
             raise RunAborted
         if w.pending is not None:
             self._resolve_write(w)
-        detail = self._capture(w, point, frame) if self.capture and point.owner else None
+        detail = None
+        if self.capture and point.owner:
+            detail = self._capture(w, point, frame or sys._getframe(2))
         self._reach(w, point, detail)
 
     def _reach(self, w: Worker, point: Point, detail: list[Any] | None) -> None:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import sys
 import types
+from _thread import get_ident
 from typing import Any
 
 from harness.runtime.instrument import Instrumentation
-from harness.runtime.registry import controlled_thread
+from harness.runtime.registry import controlled_threads
 
 _TOOL_NAME = "harness"
 _PREFERRED_IDS = (4, 3, 2, 0)
@@ -51,21 +52,30 @@ class MonitoringHooks:
             set_local = monitoring.set_local_events
             tool = self.tool_id
             table_of = instr.table
-            getframe = sys._getframe
 
             def on_start(code: types.CodeType, _offset: int) -> Any:
                 if table_of(code) is not None:
                     set_local(tool, code, events.INSTRUCTION)
                 return disable
 
+            # The hot path: no calls but the table lookup and, at a point, the run's. The
+            # frame is fetched only where the trace captures values (`at_point` does it).
+            tables = instr.tables
+            controlled = controlled_threads()
+
             def on_instruction(code: types.CodeType, offset: int) -> Any:
-                table = table_of(code)
+                try:
+                    table = tables[code]
+                except KeyError:  # cleared by a change of instrumentation since PY_START
+                    table = table_of(code)
                 point = table.get(offset) if table is not None else None
                 if point is None:
                     return disable
-                agent = controlled_thread()
-                if agent is not None and agent.run is not None:
-                    agent.run.at_point(agent, point, getframe(1))
+                agent = controlled.get(get_ident())
+                if agent is not None:
+                    run = agent.run
+                    if run is not None:
+                        run.at_point(agent, point, None)
                 return None
 
             monitoring.register_callback(tool, events.PY_START, on_start)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import sys
 import types
+from _thread import get_ident
 from typing import Any
 
 from harness.runtime.instrument import Instrumentation
-from harness.runtime.registry import controlled_thread
+from harness.runtime.registry import controlled_threads
 
 
 class SettraceHooks:
@@ -26,6 +27,7 @@ class SettraceHooks:
     def __init__(self, instrumentation: Instrumentation) -> None:
         self.instrumentation = instrumentation
         table_of = instrumentation.table
+        controlled = controlled_threads()
 
         def tracer_for(table: dict[int, Any]) -> Any:
             # One closure per frame with its point table bound: an opcode event costs one dict
@@ -36,9 +38,11 @@ class SettraceHooks:
                 if event == "opcode":
                     point = lookup(frame.f_lasti)
                     if point is not None:
-                        agent = controlled_thread()
-                        if agent is not None and agent.run is not None:
-                            agent.run.at_point(agent, point, frame)
+                        agent = controlled.get(get_ident())
+                        if agent is not None:
+                            run = agent.run
+                            if run is not None:
+                                run.at_point(agent, point, frame)
                 return local
 
             return local

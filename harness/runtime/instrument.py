@@ -105,6 +105,12 @@ class Instrumentation:
             self._realpaths[filename] = real
         return self.files.get(real) if real is not None else None
 
+    @property
+    def tables(self) -> dict[types.CodeType, dict[int, Point] | None]:
+        """The tables computed so far, by code object: a live view (cleared in place when the
+        instrumentation changes), for callbacks that look a table up on every instruction."""
+        return self._tables
+
     def table(self, code: types.CodeType) -> dict[int, Point] | None:
         """The points of `code` at the current granularity, or None if it is not instrumented."""
         try:

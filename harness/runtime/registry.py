@@ -37,6 +37,11 @@ def controlled_thread() -> Agent | None:
     return _CONTROLLED.get(get_ident())
 
 
+def controlled_threads() -> dict[int, Agent]:
+    """The live registry by thread ident, for hook callbacks that cannot afford a call."""
+    return _CONTROLLED
+
+
 def register(ident: int, agent: Agent) -> None:
     _CONTROLLED[ident] = agent
 
