@@ -9,8 +9,9 @@ the same hunt as the shrunk one (the hunt finds it before it shrinks it), so one
 measures both. "examples to shrunk" counts every example Hypothesis ran in the hunt: the first
 failure's number, plus a re-run with Hypothesis shrinking when the harness's minimiser falls
 short of the minimal shape; the minimiser's replays are in the time, not the count.
-"minimal" means one parallel round and no other step, 2 workers, 1 call each, 1 preemption;
-the shapes column counts (steps, workers, calls, preemptions) of the shrunk counterexamples.
+"minimal" is `Failure.looks_minimal`: the failing round is the only round, 2 workers, 1 call
+each, at most 1 preemption, after only the sequential set-up steps the failure needs; the
+shapes column counts (steps, workers, calls, preemptions) of the shrunk counterexamples.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from common import now, spread
 
 from harness.catalog import all_models
 from harness.hunt import DEFAULT_MAX_EXAMPLES, hunt
-
-MINIMAL = {"steps": 1, "threads": 2, "calls_per_worker": [1, 1], "preemptions": 1}
 
 
 def one_seed(model: str, variant: str, granularity: str, seed: int) -> dict[str, Any]:
@@ -51,7 +50,7 @@ def one_seed(model: str, variant: str, granularity: str, seed: int) -> dict[str,
         row["shape"] = (
             f"{shape['steps']}s/{shape['threads']}w/{shape['operations']}c/{shape['preemptions']}p"
         )
-        row["minimal"] = {k: shape[k] for k in MINIMAL} == MINIMAL
+        row["minimal"] = failure.looks_minimal()
         row["failure"] = failure.invariant or failure.message.split(": ", 1)[-1]
     return row
 

@@ -20,7 +20,8 @@ a backoff function's ``attempts`` differs from the calls recorded for its config
 2. The harness: ``hunt("backoffer", "unsafe", seed=s, granularity="access", shrink=False)``
    for seeds 0, 1, ... until S seconds are spent (unless ``--no-hunts``: report.py takes
    bench_hunt's instead). And the raw runtime on the very scenarios given to frontrun
-   (`Executor.run`, `RandomSchedule`, a new seed per run) at every granularity: runs/s and
+   (`Executor.run` under the schedule a hunt draws: seeded noise, a new seed per run) at
+   every granularity: runs/s and
    the waits between lost updates.
 3. frontrun (PyPI, a separate virtualenv; run under its own ``frontrun`` launcher in a
    subprocess, so this process is not affected): ``frontrun.explore`` with the DPOR and the
@@ -57,8 +58,9 @@ from backoffer_scenario import calls_of, make_backoffer, no_sleep, shows_lost_up
 from common import REPO_ROOT, loadavg, now, waits
 
 from harness.hunt import hunt
+from harness.machine import NOISE_RATES
 from harness.runtime import GRANULARITIES, Executor, World
-from harness.schedule import RandomSchedule
+from harness.schedule.drawn import DrawnSchedule
 from models.backoffer import UnsafeBackoffer
 
 MODEL_MODULE = "models.backoffer"
@@ -199,10 +201,17 @@ def measure_hunts(seconds: float, max_seeds: int) -> dict:
     }
 
 
-def measure_runtime(threads: int, calls: int, granularity: str, seconds: float) -> dict:
-    """`Executor.run` on the frontrun scenario, a new `RandomSchedule` seed per run.
+#: The middle of the noise rates a hunt draws from.
+HUNT_NOISE_RATE = NOISE_RATES[len(NOISE_RATES) // 2]
 
-    As hunting runs: no key/value capture (only the final counterexample is replayed with it).
+
+def measure_runtime(threads: int, calls: int, granularity: str, seconds: float) -> dict:
+    """`Executor.run` on the frontrun scenario, a new noise seed per run.
+
+    As hunting runs: the random part of the schedule a hunt draws (a switch at about one point
+    in `HUNT_NOISE_RATE`, like frontrun's random bursts of a few opcodes; a uniform choice at
+    every point would hand the CPU over at half of them), and no key/value capture (only the
+    final counterexample is replayed with it).
     """
     seed = 0
     work = calls_of(calls)
@@ -215,7 +224,7 @@ def measure_runtime(threads: int, calls: int, granularity: str, seconds: float) 
             bo = make_backoffer(UnsafeBackoffer)  # inside the World: scheduler-aware locks
             result = ex.run(
                 [lambda: work(bo)] * threads,
-                RandomSchedule(seed),
+                DrawnSchedule((), (seed, HUNT_NOISE_RATE)),
                 granularity=granularity,
                 modules=[MODEL_MODULE],
                 capture_values=False,
@@ -500,7 +509,7 @@ def render(report: dict) -> str:
         )
     else:
         lines.append("== 2. Harness (hunts skipped: --no-hunts) ==")
-    lines.append("raw runtime on frontrun's scenario (Executor.run, RandomSchedule, no capture):")
+    lines.append("raw runtime on frontrun's scenario (Executor.run, hunting noise, no capture):")
     for c in report["harness_runtime"]:
         lines.append(
             f"  {c['threads']}x{c['calls']} {c['granularity']:<6}: {c['runs_per_s']:,.0f} runs/s,"
