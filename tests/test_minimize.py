@@ -1,0 +1,75 @@
+"""The minimiser's edits keep a schedule's meaning, and its result is small and repeatable."""
+
+from __future__ import annotations
+
+from harness.catalog import all_models
+from harness.failure import Step
+from harness.hunt import hunt
+from harness.minimize import Minimizer, _reordered, _without_call, rank
+from harness.runtime.outcome import Preemption
+
+
+def _round(taken: list[Preemption]) -> Step:
+    calls = [[("put", {"key": 0}), ("put", {"key": 1}), ("get", {"key": 0})], [("get", {})]]
+    # Worker 0's calls span its points 1-10, 11-25 and 26-40.
+    return Step("round", calls, taken=taken, call_points=[[0, 10, 25, 40], [0, 7]])
+
+
+def test_removing_a_call_renumbers_the_later_calls_preemptions() -> None:
+    inside_first, inside_second, inside_third = (
+        Preemption(3, 0, 4, 1),
+        Preemption(20, 0, 15, 1),
+        Preemption(36, 0, 30, 1),
+    )
+    other = Preemption(9, 1, 2, 0)
+    step = _round([inside_first, inside_second, other, inside_third])
+
+    without_second = _without_call(step, 0, 1)
+    assert without_second.calls[0] == [("put", {"key": 0}), ("get", {"key": 0})]
+    # The switch inside the removed call goes; the one in the third call moves down by the
+    # second call's 15 points; worker 1's switch and the first call's are untouched.
+    assert without_second.taken == [inside_first, other, inside_third._replace(point=15)]
+
+    without_first = _without_call(step, 0, 0)
+    assert without_first.taken == [
+        inside_second._replace(point=5),
+        other,
+        inside_third._replace(point=20),
+    ]
+    # The boundaries are stale once a call is gone: the next replay records them anew.
+    assert without_first.call_points[0] == [] and without_first.call_points[1] == [0, 7]
+
+
+def test_removing_a_call_of_a_round_that_never_ran_keeps_the_preemptions() -> None:
+    step = Step("round", [[("a", {}), ("b", {})], [("c", {})]], taken=[Preemption(1, 0, 9, 1)])
+    assert _without_call(step, 0, 0).taken == step.taken
+
+
+def test_reordering_workers_moves_their_preemptions_with_them() -> None:
+    step = _round([Preemption(3, 0, 4, 1), Preemption(9, 1, 2, 0)])
+    swapped = _reordered(step, [1, 0])
+    assert swapped.calls == [step.calls[1], step.calls[0]]
+    assert swapped.taken == [Preemption(3, 1, 4, 0), Preemption(9, 0, 2, 1)]
+    assert swapped.call_points == [[0, 7], [0, 10, 25, 40]]
+
+
+def test_a_noisy_first_failure_shrinks_to_the_minimal_shape_deterministically() -> None:
+    spec = all_models()["lru"]
+    minimal = 0
+    for seed in range(5):
+        first = hunt("lru", "unsafe", seed=seed, shrink=False).first_failure
+        assert first is not None
+        one = Minimizer(spec, first)
+        shrunk = one.run()
+        again = Minimizer(spec, first).run()
+        assert shrunk.describe() == again.describe()
+        assert shrunk.trace is not None and again.trace is not None
+        assert [repr(e) for e in shrunk.trace] == [repr(e) for e in again.trace]
+        assert rank(shrunk) <= rank(first)
+        assert one.replays <= one.budget
+        minimal += shrunk.looks_minimal()
+        if not first.looks_minimal():
+            assert rank(shrunk) < rank(first), shrunk.describe()
+    # One seed of these (2) needs other argument values to get smaller: that is what the
+    # hunt's fallback to Hypothesis's shrinker is for (tests/test_gallery.py covers it).
+    assert minimal >= 4
