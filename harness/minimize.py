@@ -398,6 +398,11 @@ class Minimizer:
     def _search(self) -> bool:
         """Find one edit that fails again, smaller, with the switch elsewhere."""
         below = rank(self.best)
+        if self.best.looks_minimal():
+            # The round is as small as a race gets; it may still need no switch at all.
+            *before, last = self.best.scenario
+            if last.taken and self._try([*before, replace(last, taken=[])], below=below):
+                return True
         for steps in self._search_candidates():
             if self._spent:
                 return False
@@ -431,7 +436,8 @@ class Minimizer:
             for first in range(step.workers):
                 order = [first, *(w for w in range(step.workers) if w != first)]
                 yield [*before, _reordered(step, order)]
-        yield from self._fresh_argument_candidates(before, step)
+        if not self.best.looks_minimal():
+            yield from self._fresh_argument_candidates(before, step)
 
     def _fresh_argument_candidates(self, before: list[Step], step: Step) -> Iterator[list[Step]]:
         """The failing round with one argument changed to a value no other call uses."""
