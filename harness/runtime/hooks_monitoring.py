@@ -60,12 +60,12 @@ class MonitoringHooks:
 
             # The hot path: no calls but the table lookup and, at a point, the run's. The
             # frame is fetched only where the trace captures values (`at_point` does it).
-            tables = instr.tables
+            tables = instr.tables_by_id
             controlled = controlled_threads()
 
             def on_instruction(code: types.CodeType, offset: int) -> Any:
                 try:
-                    table = tables[code]
+                    table = tables[id(code)]
                 except KeyError:  # cleared by a change of instrumentation since PY_START
                     table = table_of(code)
                 point = table.get(offset) if table is not None else None

@@ -81,7 +81,13 @@ class Instrumentation:
     def __init__(self) -> None:
         self.files: dict[str, str] = {}
         self.granularity = "access"
-        self._tables: dict[types.CodeType, dict[int, Point] | None] = {}
+        # Tables by id(code), not by code: hashing a code object hashes its bytecode and
+        # constants (about 0.6 us for a mid-sized function), too slow for a lookup at every
+        # instruction. `_codes` keeps each code object alive while its table is cached, so its
+        # id cannot be reused meanwhile (a dict keyed by code would not: equal code objects
+        # of two functions share one key).
+        self._by_id: dict[int, dict[int, Point] | None] = {}
+        self._codes: dict[int, types.CodeType] = {}
         self._realpaths: dict[str, str | None] = {}
         self.generation = 0
 
@@ -92,7 +98,8 @@ class Instrumentation:
             return False
         self.files = dict(files)
         self.granularity = granularity
-        self._tables.clear()
+        self._by_id.clear()
+        self._codes.clear()
         self.generation += 1
         return True
 
@@ -106,17 +113,18 @@ class Instrumentation:
         return self.files.get(real) if real is not None else None
 
     @property
-    def tables(self) -> dict[types.CodeType, dict[int, Point] | None]:
-        """The tables computed so far, by code object: a live view (cleared in place when the
+    def tables_by_id(self) -> dict[int, dict[int, Point] | None]:
+        """The tables computed so far, by ``id(code)``: a live view (cleared in place when the
         instrumentation changes), for callbacks that look a table up on every instruction."""
-        return self._tables
+        return self._by_id
 
     def table(self, code: types.CodeType) -> dict[int, Point] | None:
         """The points of `code` at the current granularity, or None if it is not instrumented."""
         try:
-            return self._tables[code]
+            return self._by_id[id(code)]
         except KeyError:
             module = self.module_of(code.co_filename)
             table = compute_points(code, module, self.granularity) if module else None
-            self._tables[code] = table
+            self._codes[id(code)] = code
+            self._by_id[id(code)] = table
             return table
