@@ -21,6 +21,7 @@ from harness.catalog import find_model
 from harness.errors import UsageError
 from harness.explain import explain
 from harness.failure import Call, Failure, Step
+from harness.model import ModelSpec
 from harness.runtime.outcome import Preemption
 from harness.runtime.points import GRANULARITIES
 from harness.scenario import replay
@@ -92,6 +93,7 @@ def failure_json(failure: Failure) -> dict[str, Any]:
         "harness_version": harness.__version__,
         "python": platform.python_version(),
         "model": failure.model,
+        "model_ref": failure.model_ref,
         "variant": failure.variant,
         "granularity": failure.granularity,
         "seed": failure.seed,
@@ -237,15 +239,32 @@ class ReplayOutcome:
         }
 
 
+def _model_of(artifact: Artifact) -> ModelSpec:
+    """The artifact's model: by name from the catalog, else (a model given as
+    ``module:Class``, outside the catalog) by the reference the file recorded."""
+    try:
+        return find_model(artifact.model)
+    except UsageError as exc:
+        unknown = exc
+    ref = artifact.data.get("model_ref")
+    if isinstance(ref, str) and ":" in ref:
+        try:
+            spec = find_model(ref)
+        except UsageError:
+            pass
+        else:
+            if spec.name == artifact.model:
+                return spec
+        raise ArtifactError(f"{artifact.path}: {unknown} (nor is it {ref})")
+    raise ArtifactError(f"{artifact.path}: {unknown}")
+
+
 def replay_artifact(artifact: Artifact, variant: str | None = None) -> ReplayOutcome:
     """Re-run the artifact's scenario and schedule; compare the trace step by step.
 
     `variant` replays the same scenario against another variant of the model (e.g. the fix).
     """
-    try:
-        spec = find_model(artifact.model)
-    except UsageError as exc:
-        raise ArtifactError(f"{artifact.path}: {exc}") from None
+    spec = _model_of(artifact)
     chosen = variant or artifact.variant
     if chosen not in spec.cls.variants:
         known = ", ".join(spec.cls.variants)

@@ -17,7 +17,7 @@ import importlib.util
 import linecache
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from harness.failure import Failure
@@ -73,6 +73,33 @@ def _events(failure: Failure) -> list[TraceEvent]:
     return list(failure.trace) if failure.trace is not None else []
 
 
+def _in_effect_order(failure: Failure, events: list[TraceEvent]) -> list[TraceEvent]:
+    """The events renumbered in the order their accesses took effect.
+
+    A point comes before its instruction: a thread preempted at a write point does the write
+    only when it runs again, after the other thread's accesses. Lost-update detection needs
+    that order; the interleaving table keeps the points' own step numbers.
+    """
+    preempted = _preemption_steps(failure)
+    if not preempted:
+        return events
+    later: dict[int, int] = {}  # step of a preempted event -> its thread's next step
+    pending: dict[int, int] = {}
+    for e in events:
+        if e.thread in pending:
+            later[pending.pop(e.thread)] = e.step
+        if e.step in preempted:
+            pending[e.thread] = e.step
+    end = (events[-1].step + 1) if events else 0
+
+    def key(e: TraceEvent) -> tuple[float, int]:
+        if e.step in preempted:
+            return (later.get(e.step, end) - 0.5, e.step)
+        return (e.step, 0)
+
+    return [replace(e, step=i) for i, e in enumerate(sorted(events, key=key), 1)]
+
+
 def _preemption_steps(failure: Failure) -> set[int]:
     step = failure.failing_step
     return {p.step for p in step.taken} if step is not None else set()
@@ -87,7 +114,7 @@ def _focus(failure: Failure, events: list[TraceEvent]) -> set[tuple[int, str]]:
             if loc is not None:
                 return {(loc.obj, loc.attr)}
     named = set(_IDENT.findall(failure.message))
-    lost = _lost_update_events(events, named)
+    lost = _lost_update_events(_in_effect_order(failure, events), named)
     if lost is not None:
         loc = _location(lost[2])
         if loc is not None:
@@ -331,7 +358,7 @@ def explain(failure: Failure) -> str:
         if why:
             lines.append(why)
     else:
-        why = _lost_update(events, failure.message)
+        why = _lost_update(_in_effect_order(failure, events), failure.message)
         if why:
             lines.append(why)
     return "\n".join(lines)

@@ -15,7 +15,15 @@ from harness.runtime.outcome import Preemption
 from harness.trace import Trace
 
 #: Failure kinds, from most to least specific.
-KINDS = ("invariant", "exception", "deadlock", "livelock", "stuck", "broken-model")
+KINDS = (
+    "invariant",
+    "linearizability",
+    "exception",
+    "deadlock",
+    "livelock",
+    "stuck",
+    "broken-model",
+)
 
 
 class CounterexampleFound(AssertionError):
@@ -90,6 +98,8 @@ class Failure:
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
     details: str = ""  # traceback or full hang report
+    #: ``module:Class`` of the model: how a file of a model outside the catalog is replayed.
+    model_ref: str = ""
 
     def headline(self) -> str:
         what = f"invariant {self.invariant}" if self.invariant else self.kind

@@ -134,6 +134,11 @@ class OpRecord:
     args: dict[str, Any]
     result: Any = None
     error: BaseException | None = None
+    #: Real-time order within a round: numbers drawn from one counter as the call began and
+    #: returned (None on the test thread). A call whose `end` is below another's `start`
+    #: returned before that one began.
+    start: int | None = None
+    end: int | None = None
 
 
 class Model:
@@ -175,6 +180,18 @@ class Model:
 
     def setup(self) -> None:
         """Build the object under test. Runs inside the patched world (locks, virtual time)."""
+
+    def reference(self) -> object | None:
+        """A fresh sequential reference implementation, or None (the default) for none.
+
+        Return an object with one method per operation, named like it and taking the same
+        arguments (not `worker`), whose results are the right ones when calls come one at a
+        time: often the unsafe class itself, or a few lines over a dict. The harness then
+        checks every result: a sequential call must return what the reference returns, and a
+        round must be linearizable (see `harness.linearizability`). Operations should return
+        what the object under test returned. Called once per example, after `setup`.
+        """
+        return None
 
     def begin_round(self, workers: int) -> None:
         """Called on the test thread before a parallel round of `workers` threads."""

@@ -12,12 +12,14 @@ with a `Failure` describing the scenario so far; a crash of the model's own code
 
 from __future__ import annotations
 
+import itertools
 import random
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from harness.failure import Call, CounterexampleFound, Failure, Step
+from harness.linearizability import linearize
 from harness.model import BrokenModelError, Model, ModelSpec, OpRecord
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.outcome import Deadlock, Livelock, RunResult
@@ -66,6 +68,7 @@ class ScenarioRunner:
         try:
             with self.world.virtual_time():
                 self.model = self.cls(variant, random.Random(seed), params)
+                self.reference = self.model.reference()
         except Exception as exc:
             self.close()
             raise BrokenModelError(
@@ -124,6 +127,7 @@ class ScenarioRunner:
             else:
                 model.history.append(OpRecord(None, name, args, result))
         self.check_invariants(None)
+        self.check_results(model.history[-1:], None)
 
     def parallel(
         self,
@@ -140,7 +144,11 @@ class ScenarioRunner:
             model.begin_round(len(calls))
         schedule = DrawnSchedule(preemptions, noise)
         step.call_points = [[] for _ in calls]
-        workers = [self._worker(i, c, schedule, step.call_points[i]) for i, c in enumerate(calls)]
+        order = itertools.count()
+        first_record = len(model.history)
+        workers = [
+            self._worker(i, c, schedule, step.call_points[i], order) for i, c in enumerate(calls)
+        ]
         result = (self.executor or shared_executor()).run(
             workers,
             schedule,
@@ -174,26 +182,38 @@ class ScenarioRunner:
                 details=err.traceback,
             )
         self.check_invariants(result)
+        self.check_results(model.history[first_record:], result)
         return result
 
     def _worker(
-        self, worker: int, calls: list[Call], schedule: DrawnSchedule, marks: list[int]
+        self,
+        worker: int,
+        calls: list[Call],
+        schedule: DrawnSchedule,
+        marks: list[int],
+        order: Iterator[int],
     ) -> Callable[[], None]:
+        """One worker's body. `order` numbers call starts and returns in real time (only one
+        controlled thread runs at a time, so drawing from it needs no lock)."""
         model, ops = self.model, self.ops
 
         def body() -> None:
             for name, args in calls:
                 marks.append(schedule.reached(worker))
                 op = ops[name]
+                start = next(order)
+                result: Any = None
+                error: BaseException | None = None
                 try:
                     result = op.call(model, worker, args)
                 except op.raises as exc:
-                    model.history.append(OpRecord(worker, name, args, None, exc))
+                    error = exc
                 except BaseException as exc:
-                    model.history.append(OpRecord(worker, name, args, None, exc))
+                    error = exc
                     raise
-                else:
-                    model.history.append(OpRecord(worker, name, args, result))
+                finally:
+                    record = OpRecord(worker, name, args, result, error, start, next(order))
+                    model.history.append(record)
             marks.append(schedule.reached(worker))
 
         return body
@@ -216,6 +236,23 @@ class ScenarioRunner:
                         f"{type(exc).__name__} (not AssertionError): {exc}"
                     ) from exc
 
+    def check_results(self, records: list[OpRecord], result: RunResult | None) -> None:
+        """Compare the step's results with the sequential reference, if the model has one."""
+        if self.reference is None or not records:
+            return
+        with self._world().virtual_time():
+            try:
+                verdict = linearize(self.reference, records)
+            except Exception as exc:
+                raise BrokenModelError(
+                    f"the sequential reference of model {self.cls.name!r} raised "
+                    f"{type(exc).__name__} outside the operation's expected errors: {exc}"
+                ) from exc
+        if not verdict.explained:
+            self.fail("linearizability", verdict.summary(), result, details=verdict.describe())
+        # After a round too large to search the reference's state is unknown: stop checking.
+        self.reference = verdict.reference
+
     def fail(
         self,
         kind: str,
@@ -237,6 +274,7 @@ class ScenarioRunner:
             seed=self.seed,
             params=dict(self.params),
             details=details,
+            model_ref=f"{self.cls.__module__}:{self.cls.__qualname__}",
         )
         if self.on_failure is not None:
             self.on_failure(failure)

@@ -1,0 +1,149 @@
+"""Checking results against a sequential reference: is what the threads saw explainable?
+
+Invariants catch a broken state; some bugs only show in what calls return (a read that saw a
+value no order of the writes could produce). A model that declares a sequential reference
+(`Model.reference`) gets a second check after every step, the one Lincheck makes:
+
+* a sequential call must return what the reference returns;
+* a parallel round is *linearizable* if some order of its calls -- each worker's calls in
+  program order, and a call that returned before another began placed before it -- run one by
+  one on the reference gives every result that was observed (and the same exception types).
+
+The search is depth-first over the workers' next calls, copying the reference at each branch;
+a wrong result prunes the branch at once, so rounds of the harness's size (a few workers, a
+few calls each) take microseconds. Past `MAX_NODES` the round counts as explained: the check
+never reports a failure it could not prove.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.model import OpRecord
+
+#: Search nodes one round may cost before the check gives up (and reports nothing).
+MAX_NODES = 200_000
+
+
+@dataclass
+class Verdict:
+    """The outcome of checking a round: the reference after a linearization, or why none."""
+
+    reference: Any = None
+    explained: bool = True
+    #: The longest prefix of calls the reference explained, and the calls that could not
+    #: come next with what the reference would have returned for each.
+    prefix: list[OpRecord] = field(default_factory=list)
+    blocked: list[tuple[OpRecord, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: the first call no order could explain, after the longest explained run."""
+        if not self.blocked:
+            return "every result is explained"
+        record, expected = self.blocked[-1]
+        after = f"after {'; '.join(_call(r) for r in self.prefix)}, " if self.prefix else ""
+        return (
+            f"no order of the calls explains their results: {after}{_call(record)}, but the "
+            f"sequential reference {expected}"
+        )
+
+    def describe(self) -> str:
+        """Every call that could not come next, with what the reference would have done."""
+        lines = ["no order of the calls explains their results"]
+        if self.prefix:
+            lines.append("longest explained order: " + "; ".join(_call(r) for r in self.prefix))
+        for record, expected in self.blocked:
+            lines.append(f"then {_call(record)}, but the reference {expected}")
+        return "\n".join(lines)
+
+
+def _call(record: OpRecord) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in record.args.items())
+    who = "test thread" if record.worker is None else f"worker {record.worker}"
+    outcome = (
+        f"raised {type(record.error).__name__}"
+        if record.error is not None
+        else f"returned {record.result!r}"
+    )
+    return f"{who} {record.op}({args}) {outcome}"
+
+
+def apply(reference: Any, record: OpRecord) -> str | None:
+    """Run `record`'s call on `reference`; None if it agrees, else what the reference did."""
+    method = getattr(reference, record.op, None)
+    if method is None:
+        raise AttributeError(
+            f"the sequential reference {type(reference).__name__} has no method {record.op!r}"
+        )
+    try:
+        expected = method(**record.args)
+    except Exception as exc:
+        if record.error is not None and type(record.error) is type(exc):
+            return None
+        return f"raises {type(exc).__name__}: {exc}"
+    if record.error is not None:
+        return f"returns {expected!r}"
+    if expected != record.result:
+        return f"returns {expected!r}"
+    return None
+
+
+def linearize(reference: Any, records: Sequence[OpRecord]) -> Verdict:
+    """Search an order of a round's `records` that `reference` explains (it is not mutated).
+
+    `records` carry their worker and their real-time `start` / `end` numbers; each worker's
+    records are in its program order.
+    """
+    workers = sorted({r.worker for r in records}, key=lambda w: -1 if w is None else w)
+    queues = [[r for r in records if r.worker == w] for w in workers]
+    best = Verdict(explained=False)
+    nodes = 0
+
+    def search(state: Any, heads: list[int], done: list[OpRecord]) -> Any:
+        nonlocal nodes, best
+        if all(h == len(q) for h, q in zip(heads, queues, strict=True)):
+            return state
+        pending = [q[h] for h, q in zip(heads, queues, strict=True) if h < len(q)]
+        blocked = []
+        for index, queue in enumerate(queues):
+            if heads[index] == len(queue):
+                continue
+            record = queue[heads[index]]
+            if any(_before(other, record) for other in pending if other is not record):
+                continue  # another pending call returned before this one began
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _GiveUp
+            trial = copy.deepcopy(state)
+            disagreement = apply(trial, record)
+            if disagreement is not None:
+                blocked.append((record, disagreement))
+                continue
+            heads[index] += 1
+            found = search(trial, heads, [*done, record])
+            heads[index] -= 1
+            if found is not None:
+                return found
+        if len(done) >= len(best.prefix) and blocked:
+            best = Verdict(explained=False, prefix=list(done), blocked=blocked)
+        return None
+
+    try:
+        final = search(reference, [0] * len(queues), [])
+    except _GiveUp:
+        return Verdict(reference=None, explained=True)
+    if final is None:
+        return best
+    return Verdict(reference=final, explained=True)
+
+
+def _before(a: OpRecord, b: OpRecord) -> bool:
+    """Whether call `a` returned before call `b` began (so `a` must be ordered first)."""
+    return a.end is not None and b.start is not None and a.end < b.start
+
+
+class _GiveUp(Exception):
+    """Too many orders to try: the round is not reported."""
