@@ -159,7 +159,7 @@ def _print_result(result: HuntResult, artifact: str | None) -> None:
         return
     first = result.seconds_to_first_failure or 0.0
     print(
-        f"{label}: COUNTEREXAMPLE ({expectation}) after {result.first_example} examples, "
+        f"{label}: COUNTEREXAMPLE ({expectation}) in example {result.first_example}, after "
         f"{first * 1000:.0f} ms; shrunk in {result.seconds:.2f} s total"
     )
     _print_failure(result.failure, indent="  ")
