@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -239,6 +240,10 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # `harness hunt mymodels:Model` run from a project directory finds `mymodels` there, as
+    # `python -m` would (a console script's sys.path starts at its own bin directory).
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         args = _parser().parse_args(argv)
         if args.command == "hunt":

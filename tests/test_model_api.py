@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from harness.catalog import UnknownModelError, find_model
 from harness.hunt import UnknownVariantError, hunt
 from harness.model import ModelDefinitionError
+from tests.conftest import run_cli
 
 
 def test_invariant_crashing_with_non_assertion_is_a_broken_model() -> None:
@@ -37,3 +43,43 @@ def test_unknown_model_lists_the_known_ones() -> None:
 def test_unknown_variant_lists_the_known_ones() -> None:
     with pytest.raises(UnknownVariantError, match="unsafe, tripwire, locked, fork"):
         hunt("backoffer", "nosuchvariant")
+
+
+def test_a_setup_that_raises_is_a_broken_model_named_with_its_error(tmp_path: Path) -> None:
+    result = hunt("tests.targets.broken_models:SetupRaisesModel", max_examples=5)
+    assert not result.found and result.broken is not None
+    assert "setup of model 'setup-raises' raised ValueError: no database configured" in (
+        result.broken
+    )
+    done = run_cli(
+        "hunt", "tests.targets.broken_models:SetupRaisesModel", "--max-examples", "5", cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "ValueError" in done.stderr
+
+
+def test_the_console_script_finds_models_in_the_current_directory(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "harness"
+    if not script.exists():
+        pytest.skip("the harness console script is not installed next to this Python")
+    (tmp_path / "tiny_models.py").write_text(
+        "from harness import Model, operation\n\n"
+        "class Tiny(Model):\n"
+        "    name = 'tiny'\n"
+        "    instrument = ('tiny_models',)\n\n"
+        "    @operation()\n"
+        "    def noop(self):\n"
+        "        pass\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [str(script), "hunt", "tiny_models:Tiny", "--max-examples", "5"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tiny.default: no failure in" in done.stdout

@@ -61,3 +61,16 @@ class MissingModuleModel(Model):
     @operation()
     def noop(self) -> None:
         pass
+
+
+class SetupRaisesModel(Model):
+    name = "setup-raises"
+    instrument = ("tests.targets.broken_models",)
+
+    def setup(self) -> None:
+        self.box = Box()
+        raise ValueError("no database configured")
+
+    @operation()
+    def noop(self) -> None:
+        pass
