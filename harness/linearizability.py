@@ -11,28 +11,35 @@ value no order of the writes could produce). A model that declares a sequential 
 
 The search is depth-first over the workers' next calls, copying the reference at each branch;
 a wrong result prunes the branch at once, so rounds of the harness's size (a few workers, a
-few calls each) take microseconds. Past `MAX_NODES` the round counts as explained: the check
-never reports a failure it could not prove.
+few calls each) take microseconds. A round may be linearizable in several orders that leave
+the reference in different states, so the check carries the set of possible states from step
+to step. Past `MAX_NODES` (or `MAX_STATES`) it gives up for the rest of the scenario: the
+check never reports a failure it could not prove.
 """
 
 from __future__ import annotations
 
 import copy
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.model import OpRecord
 
-#: Search nodes one round may cost before the check gives up (and reports nothing).
+#: Search nodes one step may cost, and distinct states it may leave the reference in, before
+#: the check gives up (and reports nothing).
 MAX_NODES = 200_000
+MAX_STATES = 1_000
 
 
 @dataclass
 class Verdict:
-    """The outcome of checking a round: the reference after a linearization, or why none."""
+    """The outcome of checking a step: where the reference may be now, or why nowhere."""
 
-    reference: Any = None
+    #: The states the reference may be in afterwards; None when the search gave up (the
+    #: check then stops for the rest of the scenario).
+    states: list[Any] | None = None
     explained: bool = True
     #: The longest prefix of calls the reference explained, and the calls that could not
     #: come next with what the reference would have returned for each.
@@ -91,21 +98,28 @@ def apply(reference: Any, record: OpRecord) -> str | None:
     return None
 
 
-def linearize(reference: Any, records: Sequence[OpRecord]) -> Verdict:
-    """Search an order of a round's `records` that `reference` explains (it is not mutated).
+def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
+    """Every state the reference can be in after `records`, from any of `states` (not mutated).
 
+    Orders are not unique (two puts of one key that returned nothing explain each other either
+    way) and a later step may tell them apart, so every linearization counts: the verdict
+    keeps all the distinct states they end in, and the next step may start from any of them.
     `records` carry their worker and their real-time `start` / `end` numbers; each worker's
     records are in its program order.
     """
     workers = sorted({r.worker for r in records}, key=lambda w: -1 if w is None else w)
     queues = [[r for r in records if r.worker == w] for w in workers]
     best = Verdict(explained=False)
+    finals: dict[Any, Any] = {}
     nodes = 0
 
-    def search(state: Any, heads: list[int], done: list[OpRecord]) -> Any:
+    def search(state: Any, heads: list[int], done: list[OpRecord]) -> None:
         nonlocal nodes, best
         if all(h == len(q) for h, q in zip(heads, queues, strict=True)):
-            return state
+            finals.setdefault(_state_key(state), state)
+            if len(finals) > MAX_STATES:
+                raise _GiveUp
+            return
         pending = [q[h] for h, q in zip(heads, queues, strict=True) if h < len(q)]
         blocked = []
         for index, queue in enumerate(queues):
@@ -123,21 +137,28 @@ def linearize(reference: Any, records: Sequence[OpRecord]) -> Verdict:
                 blocked.append((record, disagreement))
                 continue
             heads[index] += 1
-            found = search(trial, heads, [*done, record])
+            search(trial, heads, [*done, record])
             heads[index] -= 1
-            if found is not None:
-                return found
-        if len(done) >= len(best.prefix) and blocked:
+        if blocked and len(done) >= len(best.prefix):
             best = Verdict(explained=False, prefix=list(done), blocked=blocked)
-        return None
 
     try:
-        final = search(reference, [0] * len(queues), [])
+        for state in states:
+            search(state, [0] * len(queues), [])
     except _GiveUp:
-        return Verdict(reference=None, explained=True)
-    if final is None:
+        return Verdict(states=None, explained=True)
+    if not finals:
         return best
-    return Verdict(reference=final, explained=True)
+    return Verdict(states=list(finals.values()), explained=True)
+
+
+def _state_key(state: Any) -> Any:
+    """Equal reference states collapse into one (by their pickled bytes); a state that cannot
+    be pickled is kept apart from every other."""
+    try:
+        return pickle.dumps(state)
+    except Exception:
+        return id(state)
 
 
 def _before(a: OpRecord, b: OpRecord) -> bool:

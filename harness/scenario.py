@@ -68,7 +68,8 @@ class ScenarioRunner:
         try:
             with self.world.virtual_time():
                 self.model = self.cls(variant, random.Random(seed), params)
-                self.reference = self.model.reference()
+                reference = self.model.reference()
+                self.reference_states = None if reference is None else [reference]
         except Exception as exc:
             self.close()
             raise BrokenModelError(
@@ -238,11 +239,11 @@ class ScenarioRunner:
 
     def check_results(self, records: list[OpRecord], result: RunResult | None) -> None:
         """Compare the step's results with the sequential reference, if the model has one."""
-        if self.reference is None or not records:
+        if self.reference_states is None or not records:
             return
         with self._world().virtual_time():
             try:
-                verdict = linearize(self.reference, records)
+                verdict = linearize(self.reference_states, records)
             except Exception as exc:
                 raise BrokenModelError(
                     f"the sequential reference of model {self.cls.name!r} raised "
@@ -250,8 +251,7 @@ class ScenarioRunner:
                 ) from exc
         if not verdict.explained:
             self.fail("linearizability", verdict.summary(), result, details=verdict.describe())
-        # After a round too large to search the reference's state is unknown: stop checking.
-        self.reference = verdict.reference
+        self.reference_states = verdict.states
 
     def fail(
         self,

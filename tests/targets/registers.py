@@ -8,6 +8,8 @@ import threading
 from hypothesis import strategies as st
 
 from harness.model import Model, operation
+from models.lru import LRUCache
+from models.lru_spec import CAPACITY, LRUModel
 
 
 class TicketDispenser:
@@ -116,3 +118,13 @@ class WriteBehindModel(Model):
     @operation()
     def read(self, worker: int | None) -> int:
         return self.register.read(-1 if worker is None else worker)
+
+
+class CheckedLRUModel(LRUModel):
+    """The gallery's LRU model with the cache itself, called one call at a time, as its
+    sequential reference: every `get` must return what some order of the calls would give."""
+
+    name = "lru-checked"
+
+    def reference(self) -> LRUCache:
+        return LRUCache(CAPACITY)
