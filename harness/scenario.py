@@ -23,7 +23,7 @@ from harness.linearizability import linearize
 from harness.model import BrokenModelError, Model, ModelSpec, OpRecord
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.outcome import Deadlock, Livelock, RunResult
-from harness.runtime.world import World
+from harness.runtime.world import UncontrolledThreadError, World
 from harness.schedule.drawn import DrawnSchedule, ThreadPreemption
 from harness.trace import Trace
 
@@ -173,6 +173,9 @@ class ScenarioRunner:
             self.fail(kind, hang.describe().split("\n")[0], result, details=hang.describe())
         with world.virtual_time():
             model.end_round()
+        for err in result.errors:
+            if isinstance(err.exception, UncontrolledThreadError):
+                raise BrokenModelError(f"model {self.cls.name!r}: {err.exception}")
         if result.errors:
             err = result.errors[0]
             exc = err.exception

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,16 @@ def test_the_console_script_finds_models_in_the_current_directory(tmp_path: Path
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "tiny.default: no failure in" in done.stdout
+
+
+def test_a_thread_started_by_the_code_under_test_is_reported_not_raced(tmp_path: Path) -> None:
+    before = threading.Thread.start
+    result = hunt("tests.targets.broken_models:SpawningModel", max_examples=20)
+    assert not result.found and result.failure is None
+    assert result.broken is not None
+    assert "started a thread" in result.broken and "tests.targets.broken_models:" in result.broken
+    assert threading.Thread.start is before  # the World put the real method back
+    done = run_cli(
+        "hunt", "tests.targets.broken_models:SpawningModel", "--max-examples", "5", cwd=tmp_path
+    )
+    assert done.returncode == 2 and "started a thread" in done.stderr

@@ -31,7 +31,7 @@ from typing import Any
 from harness.runtime import registry
 from harness.runtime.clock import VirtualClock
 from harness.runtime.registry import controlled_thread
-from harness.runtime.sync import Lock, reset_lock_numbering
+from harness.runtime.sync import Lock, caller_site, reset_lock_numbering
 
 _REAL_TIME = {
     name: getattr(time, name)
@@ -49,7 +49,21 @@ _REAL_THREADING = {
     name: getattr(threading, name) for name in ("Lock", "_allocate_lock", "_CRLock", "_time")
 }
 
+_REAL_THREAD_START = threading.Thread.start
+
 _active: World | None = None
+
+
+class UncontrolledThreadError(BaseException):
+    """The code under test started a thread from a controlled thread.
+
+    The harness cannot schedule a thread it did not create, and a real thread mixed into a
+    controlled round would make its interleavings neither explored nor reproducible (and the
+    thread's own start-up handshake would look like a deadlock). Raised by `Thread.start`
+    instead, so the hunt reports a clear limitation rather than a false counterexample. A
+    BaseException, like `RunAborted`, so that an ``except Exception`` in the code under test
+    cannot turn it into a silently different behaviour.
+    """
 
 
 def active_world() -> World | None:
@@ -112,6 +126,7 @@ class World:
             setattr(time, name, real)
         for name, real in _REAL_THREADING.items():
             setattr(threading, name, real)
+        threading.Thread.start = _REAL_THREAD_START  # type: ignore[method-assign]
         queue.time = _REAL_TIME["monotonic"]  # type: ignore[attr-defined]
         _active = None
         registry.set_owner_world(None)
@@ -150,6 +165,18 @@ class World:
         threading._allocate_lock = Lock  # type: ignore[attr-defined]
         threading._CRLock = None  # type: ignore[attr-defined]
         threading._time = time.monotonic  # type: ignore[attr-defined]
+
+        def start(thread: threading.Thread) -> None:
+            if controlled_thread() is not None:
+                raise UncontrolledThreadError(
+                    f"the code under test started a thread ({thread.name}) at "
+                    f"{caller_site(2)} inside a round: threads it starts itself are not "
+                    "controlled by the harness; start threads from the model instead (one "
+                    "worker per concurrent caller)"
+                )
+            _REAL_THREAD_START(thread)
+
+        threading.Thread.start = start  # type: ignore[method-assign,assignment]
         # queue.py binds `from time import monotonic as time` at import: its timeouts would
         # run on the wall clock (and spin) unless pointed at the virtual one too.
         queue.time = time.monotonic  # type: ignore[attr-defined]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from hypothesis import strategies as st
 
 from harness.model import Model, invariant, operation
@@ -74,3 +76,30 @@ class SetupRaisesModel(Model):
     @operation()
     def noop(self) -> None:
         pass
+
+
+class Spawner:
+    """Hands work to a thread of its own: outside what the harness can schedule."""
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    def work(self) -> None:
+        helper = threading.Thread(target=self._help)
+        helper.start()
+        helper.join()
+
+    def _help(self) -> None:
+        self.done += 1
+
+
+class SpawningModel(Model):
+    name = "spawning"
+    instrument = ("tests.targets.broken_models",)
+
+    def setup(self) -> None:
+        self.spawner = Spawner()
+
+    @operation()
+    def work(self) -> None:
+        self.spawner.work()
