@@ -107,7 +107,9 @@ class Failure:
 
     @property
     def failing_step(self) -> Step | None:
-        return self.scenario[-1] if self.scenario else None
+        """The step whose interleaving the report shows: the last round (a sequential call
+        after it may be what saw the race), else the last step."""
+        return self.race or (self.scenario[-1] if self.scenario else None)
 
     @property
     def rounds(self) -> list[Step]:
@@ -125,18 +127,24 @@ class Failure:
             "preemptions": len(step.preemptions) if step else 0,
         }
 
+    @property
+    def race(self) -> Step | None:
+        """The last parallel round: where the race happened. Steps after it are sequential
+        calls that may be what observed it (a read of a value no order explains)."""
+        rounds = self.rounds
+        return rounds[-1] if rounds else None
+
     def looks_minimal(self) -> bool:
-        """The smallest shape a race can have: the failing round is the only round, with two
-        workers making one call each and at most one preemption. Sequential set-up steps may
-        precede it (the minimiser keeps only those the failure needs)."""
-        step = self.failing_step
+        """The smallest shape a race can have: one parallel round, two workers making one call
+        each, at most one preemption. Sequential steps may set state up before it or observe
+        the result after it (the minimiser keeps only those the failure needs)."""
+        race = self.race
         return (
-            step is not None
-            and step.kind == "round"
+            race is not None
             and len(self.rounds) == 1
-            and step.workers == 2
-            and step.total_calls == 2
-            and len(step.taken) <= 1
+            and race.workers == 2
+            and race.total_calls == 2
+            and len(race.taken) <= 1
         )
 
     def describe(self) -> str:

@@ -148,16 +148,16 @@ def _sequential(calls: list[Call]) -> list[Step]:
 
 
 def rank(failure: Failure) -> tuple[int, int, int, int, int]:
-    """What "smaller" means, most important first: rounds, then the failing round's workers,
+    """What "smaller" means, most important first: rounds, then the racing round's workers,
     calls and preemptions, then steps (a set-up call outside the round beats one inside)."""
-    last = failure.scenario[-1] if failure.scenario else None
-    if last is None or last.kind != "round":
-        return (len(failure.rounds), 0, 0, 0, len(failure.scenario))
+    race = failure.race
+    if race is None:
+        return (0, 0, 0, 0, len(failure.scenario))
     return (
         len(failure.rounds),
-        last.workers,
-        last.total_calls,
-        len(last.taken),
+        race.workers,
+        race.total_calls,
+        len(race.taken),
         len(failure.scenario),
     )
 
@@ -317,6 +317,13 @@ class Minimizer:
             if step is None or worker >= step.workers:
                 return
             if len(step.calls[worker]) > 1:
+                # The last call may only be observing the race: after the round it still can.
+                last = len(step.calls[worker]) - 1
+                observe = _sequential(step.calls[worker][last:])
+                yield self._with_step(index, _without_call(step, worker, last), *observe)
+                step = self._round(index)
+                if step is None or worker >= step.workers or len(step.calls[worker]) < 2:
+                    continue
                 first = step.calls[worker][0]
                 yield self._with_step(index, *_sequential([first]), _without_call(step, worker, 0))
             elif step.workers > 2:
@@ -373,24 +380,30 @@ class Minimizer:
                     steps[index] = _with_args(steps[index], worker, position, args)
         return steps
 
+    def _race_index(self) -> int | None:
+        """Where the last parallel round is in the best scenario."""
+        for index in reversed(range(len(self.best.scenario))):
+            if self.best.scenario[index].kind == "round":
+                return index
+        return None
+
     def _reorder_failing_round(self) -> None:
         """Worker 0 always runs first, so a race that another worker starts costs a switch
         more than it needs: try each worker first (its preemptions follow it)."""
-        last = len(self.best.scenario) - 1
-        step = self._round(last)
-        if step is None or len(step.taken) <= 1:
+        index = self._race_index()
+        step = None if index is None else self._round(index)
+        if index is None or step is None or len(step.taken) <= 1:
             return
         for first in range(1, step.workers):
-            current = self._round(last)
+            current = self._round(index)
             if current is None or len(current.taken) <= 1 or first >= current.workers:
                 return
             order = [first, *(w for w in range(current.workers) if w != first)]
-            reordered = _reordered(current, order)
             before = len(current.taken)
-            steps = self._with_step(last, reordered)
-            if self._try(steps):
-                self._reduce_round(last)
-                if len(self.best.scenario[-1].taken) < before:
+            if self._try(self._with_step(index, _reordered(current, order))):
+                self._reduce_round(index)
+                race = self.best.race
+                if race is not None and len(race.taken) < before:
                     return
 
     # -- searches ----------------------------------------------------------------------------
@@ -398,49 +411,56 @@ class Minimizer:
     def _search(self) -> bool:
         """Find one edit that fails again, smaller, with the switch elsewhere."""
         below = rank(self.best)
+        index = self._race_index()
+        if index is None:
+            return False
         if self.best.looks_minimal():
             # The round is as small as a race gets; it may still need no switch at all.
-            *before, last = self.best.scenario
-            if last.taken and self._try([*before, replace(last, taken=[])], below=below):
+            race = self.best.scenario[index]
+            without_switch = self._with_step(index, replace(race, taken=[]))
+            if race.taken and self._try(without_switch, below=below):
                 return True
-        for steps in self._search_candidates():
+        for steps, at in self._search_candidates(index):
             if self._spent:
                 return False
-            if self._search_one_preemption(steps, below):
+            if self._search_one_preemption(steps, at, below):
                 return True
         return False
 
-    def _search_candidates(self) -> Iterator[list[Step]]:
-        """The edits worth a search, smallest result first."""
-        last = len(self.best.scenario) - 1
-        step = self._round(last)
-        if step is None:
-            return
-        before = self.best.scenario[:last]
+    def _search_candidates(self, index: int) -> Iterator[tuple[list[Step], int]]:
+        """The edits worth a search, smallest result first, each with where its round is."""
+        step = self.best.scenario[index]
+        before, after = self.best.scenario[:index], self.best.scenario[index + 1 :]
         for worker in reversed(range(step.workers)):
             if step.workers > 2:
-                yield [*before, _without_worker(step, worker)]
+                yield [*before, _without_worker(step, worker), *after], index
         for worker in range(step.workers):
             for call in reversed(range(len(step.calls[worker]))):
                 if len(step.calls[worker]) > 1:
-                    yield [*before, _without_call(step, worker, call)]
+                    yield [*before, _without_call(step, worker, call), *after], index
         for worker in range(step.workers):
-            if len(step.calls[worker]) > 1:
-                setup = step.calls[worker][0]
-                yield [*before, *_sequential([setup]), _without_call(step, worker, 0)]
-        # A step that set state up may go if the switch moves: without it the threads reach
-        # their points at other counts.
-        for index in range(last):
-            yield self.best.scenario[:index] + self.best.scenario[index + 1 :]
+            calls = step.calls[worker]
+            if len(calls) > 1:
+                setup, observe = _sequential(calls[:1]), _sequential(calls[-1:])
+                yield [*before, *setup, _without_call(step, worker, 0), *after], index + 1
+                last_call = _without_call(step, worker, len(calls) - 1)
+                yield [*before, last_call, *observe, *after], index
+        # A step that set state up (or looked at it) may go if the switch moves: without it
+        # the threads reach their points at other counts.
+        for other in range(len(self.best.scenario)):
+            if other != index:
+                steps = self.best.scenario[:other] + self.best.scenario[other + 1 :]
+                yield steps, index - 1 if other < index else index
         if len(step.taken) > 1:
             for first in range(step.workers):
                 order = [first, *(w for w in range(step.workers) if w != first)]
-                yield [*before, _reordered(step, order)]
+                yield [*before, _reordered(step, order), *after], index
         if not self.best.looks_minimal():
-            yield from self._fresh_argument_candidates(before, step)
+            for edited in self._fresh_argument_candidates(step):
+                yield [*before, edited, *after], index
 
-    def _fresh_argument_candidates(self, before: list[Step], step: Step) -> Iterator[list[Step]]:
-        """The failing round with one argument changed to a value no other call uses."""
+    def _fresh_argument_candidates(self, step: Step) -> Iterator[Step]:
+        """The racing round with one argument changed to a value no other call uses."""
         used: dict[str, list[Any]] = {}
         for _index, _worker, _position, (_op, args) in self._calls():
             for arg, value in args.items():
@@ -451,25 +471,27 @@ class Minimizer:
                 for arg in args:
                     fresh = self._value(op, arg, used[arg])
                     if fresh is not _NONE:
-                        edited = _with_args(step, worker, position, {**args, arg: fresh})
-                        yield [*before, edited]
+                        yield _with_args(step, worker, position, {**args, arg: fresh})
 
-    def _search_one_preemption(self, steps: list[Step], below: tuple[int, ...]) -> bool:
-        """Find at most one preemption that makes `steps` fail the same way, ranked under
-        `below` (the last step must be a round)."""
-        last = steps[-1] if steps else None
-        if last is None or last.kind != "round" or self._spent:
+    def _search_one_preemption(self, steps: list[Step], index: int, below: tuple[int, ...]) -> bool:
+        """Find at most one preemption for the round at `index` that makes `steps` fail the
+        same way, ranked under `below`."""
+        if not 0 <= index < len(steps) or steps[index].kind != "round" or self._spent:
             return False
-        if self._try([*steps[:-1], replace(last, taken=[])], below=below):
+        race = steps[index]
+
+        def with_taken(taken: list[Preemption]) -> list[Step]:
+            return [*steps[:index], replace(race, taken=taken), *steps[index + 1 :]]
+
+        if self._try(with_taken([]), below=below):
             return True
-        counts = self._points_per_thread(steps[:-1], last)
+        counts = self._points_per_thread(steps[:index], race)
         for thread, count in enumerate(counts):
             for point in range(1, count + 1):
-                for target in range(last.workers):
+                for target in range(race.workers):
                     if target == thread or self._spent:
                         continue
-                    taken = [Preemption(0, thread, point, target)]
-                    if self._try([*steps[:-1], replace(last, taken=taken)], below=below):
+                    if self._try(with_taken([Preemption(0, thread, point, target)]), below=below):
                         return True
         return False
 

@@ -64,6 +64,7 @@ class ScenarioRunner:
         self.capture = capture
         self.ops = {op.name: op for op in spec.operations}
         self.scenario: list[Step] = []
+        self.last_round: RunResult | None = None
         self.world: World | None = World(owner_virtual=False).__enter__()
         try:
             with self.world.virtual_time():
@@ -161,6 +162,7 @@ class ScenarioRunner:
         )
         step.taken = list(result.preemptions)
         step.steps = result.steps
+        self.last_round = result
         if result.hang is not None:
             hang = result.hang
             kind = (
@@ -265,6 +267,7 @@ class ScenarioRunner:
         invariant: str | None = None,
         details: str = "",
     ) -> None:
+        shown = result or self.last_round
         failure = Failure(
             kind=kind,
             message=message,
@@ -273,7 +276,9 @@ class ScenarioRunner:
             granularity=self.granularity,
             scenario=list(self.scenario),
             invariant=invariant,
-            trace=result.trace if result is not None else Trace(),
+            # A sequential call that fails shows the last round's interleaving: that is where
+            # the state it saw was made.
+            trace=shown.trace if shown is not None else Trace(),
             seed=self.seed,
             params=dict(self.params),
             details=details,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from harness.catalog import all_models
-from harness.failure import Step
+from harness.catalog import all_models, find_model
+from harness.explain import interleaving
+from harness.failure import CounterexampleFound, Failure, Step
 from harness.hunt import hunt
-from harness.minimize import Minimizer, _reordered, _without_call, rank
+from harness.minimize import Minimizer, _reordered, _without_call, minimize, rank
+from harness.model import ModelSpec
 from harness.runtime.outcome import Preemption
+from harness.scenario import ScenarioRunner, replay
+from tests.targets.registers import CheckedLRUModel
 
 
 def _round(taken: list[Preemption]) -> Step:
@@ -73,3 +77,43 @@ def test_a_noisy_first_failure_shrinks_to_the_minimal_shape_deterministically() 
     # One seed of these (2) needs other argument values to get smaller: that is what the
     # hunt's fallback to Hypothesis's shrinker is for (tests/test_gallery.py covers it).
     assert minimal >= 4
+
+
+def test_a_call_that_only_observes_the_race_moves_after_the_round() -> None:
+    """Two puts of one new key race past the size check and evict key 0; a later get(0)
+    is what sees it. The minimal counterexample reads: set up, race, observe."""
+    spec = find_model(CheckedLRUModel)
+    put = ("put", {"key": 1, "value": 0})
+    observe = ("get", {"key": 0})
+    first = None
+    for noise_seed in range(300):
+        try:
+            with ScenarioRunner(
+                spec, "unsafe", seed=0, params={}, granularity="access", capture=False
+            ) as runner:
+                runner.sequential(("put", {"key": 0, "value": 0}))
+                runner.parallel([[put, observe], [put]], [], noise=(noise_seed, 4))
+        except CounterexampleFound as found:
+            if found.failure.kind == "linearizability":
+                first = found.failure
+                break
+    assert first is not None, "no noise seed of 300 showed the eviction"
+    shrunk = minimize(spec, first)
+    assert shrunk.kind == "linearizability" and shrunk.looks_minimal(), shrunk.describe()
+    setup, race, after = shrunk.scenario
+    assert setup.kind == after.kind == "sequential" and after.calls == [[observe]]
+    assert race.calls == [[put], [put]]
+    assert "preempted" in interleaving(replay_with_values(spec, shrunk))
+
+
+def replay_with_values(spec: ModelSpec, failure: Failure) -> Failure:
+    again = replay(
+        spec,
+        failure.variant,
+        seed=failure.seed,
+        params=failure.params,
+        steps=failure.scenario,
+        granularity=failure.granularity,
+    )
+    assert again is not None
+    return again
