@@ -29,7 +29,7 @@ from harness.model import BrokenModelError, Model, ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.runtime.world import _REAL_TIME
-from harness.scenario import replay
+from harness.scenario import replay_failure
 
 _real_perf_counter = _REAL_TIME["perf_counter"]
 # Typed alias: older Hypothesis releases ship this function without annotations.
@@ -133,17 +133,7 @@ def _with_values(
     spec: ModelSpec, failure: Failure, executor: Executor | None, stuck_after: float
 ) -> Failure:
     """Replay the final counterexample once more, recording keys and values in its trace."""
-    again = replay(
-        spec,
-        failure.variant,
-        seed=failure.seed,
-        params=failure.params,
-        steps=failure.scenario,
-        granularity=failure.granularity,
-        executor=executor,
-        stuck_after=stuck_after,
-        capture=True,
-    )
+    again = replay_failure(spec, failure, executor=executor, stuck_after=stuck_after)
     if again is None or not same_bug(again, failure):
         raise BrokenModelError(
             f"model {spec.name!r} is not deterministic: its counterexample did not fail the same "

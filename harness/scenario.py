@@ -318,3 +318,25 @@ def replay(
     except CounterexampleFound as found:
         return found.failure
     return None
+
+
+def replay_failure(
+    spec: ModelSpec,
+    failure: Failure,
+    *,
+    executor: Executor | None = None,
+    stuck_after: float = DEFAULT_STUCK_AFTER,
+    capture: bool = True,
+) -> Failure | None:
+    """Run a failure's recorded scenario again (same seed, parameters and points)."""
+    return replay(
+        spec,
+        failure.variant,
+        seed=failure.seed,
+        params=failure.params,
+        steps=failure.scenario,
+        granularity=failure.granularity,
+        executor=executor,
+        stuck_after=stuck_after,
+        capture=capture,
+    )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from harness.catalog import all_models, find_model
 from harness.explain import interleaving
-from harness.failure import CounterexampleFound, Failure, Step
+from harness.failure import CounterexampleFound, Step
 from harness.hunt import hunt
 from harness.minimize import Minimizer, _reordered, _without_call, minimize, rank
-from harness.model import ModelSpec
 from harness.runtime.outcome import Preemption
-from harness.scenario import ScenarioRunner, replay
+from harness.scenario import ScenarioRunner, replay_failure
 from tests.targets.registers import CheckedLRUModel
 
 
@@ -103,17 +102,5 @@ def test_a_call_that_only_observes_the_race_moves_after_the_round() -> None:
     setup, race, after = shrunk.scenario
     assert setup.kind == after.kind == "sequential" and after.calls == [[observe]]
     assert race.calls == [[put], [put]]
-    assert "preempted" in interleaving(replay_with_values(spec, shrunk))
-
-
-def replay_with_values(spec: ModelSpec, failure: Failure) -> Failure:
-    again = replay(
-        spec,
-        failure.variant,
-        seed=failure.seed,
-        params=failure.params,
-        steps=failure.scenario,
-        granularity=failure.granularity,
-    )
-    assert again is not None
-    return again
+    with_values = replay_failure(spec, shrunk)
+    assert with_values is not None and "preempted" in interleaving(with_values)
