@@ -9,8 +9,8 @@ the same hunt as the shrunk one (the hunt finds it before it shrinks it), so one
 measures both. "examples to shrunk" counts every example Hypothesis ran in the hunt: the first
 failure's number, plus a re-run with Hypothesis shrinking when the harness's minimiser falls
 short of the minimal shape; the minimiser's replays are in the time, not the count.
-"minimal" is `Failure.looks_minimal`: the failing round is the only round, 2 workers, 1 call
-each, at most 1 preemption, after only the sequential set-up steps the failure needs; the
+"minimal" is `Failure.looks_minimal`: one parallel round, 2 workers, 1 call each, at most 1
+preemption, plus only the sequential steps the failure needs to set it up or to see it; the
 shapes column counts (steps, workers, calls, preemptions) of the shrunk counterexamples.
 """
 

@@ -540,9 +540,9 @@ def gallery_section(combined: dict[str, Any]) -> list[str]:
     lines = [
         *head,
         "`hunt(model, unsafe, seed=s)` at access for every gallery model (issue 6's bar: caught "
-        "in >= 99 of 100 seeds with a minimal counterexample). Minimal: the failing round is "
-        "the only round, 2 workers, 1 call each, at most 1 preemption, after only the "
-        "sequential set-up the failure needs (shapes: steps/workers/calls/preemptions).",
+        "in >= 99 of 100 seeds with a minimal counterexample). Minimal: one parallel round, 2 "
+        "workers, 1 call each, at most 1 preemption, plus only the sequential steps the "
+        "failure needs to set it up or to see it (shapes: steps/workers/calls/preemptions).",
         "",
     ]
     rows = [
