@@ -32,15 +32,24 @@ def world() -> Iterator[World]:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """``harness ARGS`` in a subprocess, the way a user's shell would run it."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def run_command(
+    command: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`command` in a subprocess, output captured as text; never raises on a non-zero exit.
+
+    `env` replaces the environment; by default it is this one with the project importable.
+    """
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        command,
         capture_output=True,
         check=False,
         text=True,
         cwd=cwd,
-        env=env,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)) if env is None else env,
         timeout=timeout,
     )
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``harness ARGS`` in a subprocess, the way a user's shell would run it."""
+    return run_command([sys.executable, "-m", "harness.cli", *args], cwd=cwd, timeout=timeout)

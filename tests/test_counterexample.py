@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from harness.explain import explain, interleaving, relevant_rows
 from harness.failure import Failure
 from harness.html import render_html
 from harness.hunt import hunt
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli, run_command
 
 
 @pytest.fixture(scope="module")
@@ -134,16 +133,10 @@ def test_emitted_regression_test_fails_on_unsafe_and_passes_on_locked(
         "replay", str(path), "--variant", "locked", "--emit-test", str(locked), cwd=tmp_path
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     for test, expected in ((unsafe, 1), (locked, 0)):
-        run = subprocess.run(
+        run = run_command(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
-            capture_output=True,
-            check=False,
-            text=True,
             cwd=tmp_path,
-            env=env,
-            timeout=300,
         )
         assert run.returncode == expected, run.stdout + run.stderr
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from harness.catalog import UnknownModelError, find_model
 from harness.hunt import UnknownVariantError, hunt
 from harness.model import ModelDefinitionError
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_command
 
 
 def test_invariant_crashing_with_non_assertion_is_a_broken_model() -> None:
@@ -73,14 +72,8 @@ def test_the_console_script_finds_models_in_the_current_directory(tmp_path: Path
         "        pass\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [str(script), "hunt", "tiny_models:Tiny", "--max-examples", "5"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-        check=False,
+    done = run_command(
+        [str(script), "hunt", "tiny_models:Tiny", "--max-examples", "5"], cwd=tmp_path, env=env
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "tiny.default: no failure in" in done.stdout

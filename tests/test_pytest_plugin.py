@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, run_command
 
 SUITE = """
 def test_unsafe_is_a_bug(harness_hunt):
@@ -32,11 +32,8 @@ def _pytest(
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     full_env.pop("PYTEST_XDIST_WORKER", None)
     full_env.pop("PYTEST_ADDOPTS", None)
-    return subprocess.run(
+    return run_command(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        capture_output=True,
-        check=False,
-        text=True,
         cwd=tmp_path,
         env=full_env,
         timeout=timeout,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_command
 
 DOC = ROOT / "docs" / "writing-a-model.md"
 BLOCK = re.compile(r"```python\n# file: (?P<name>[\w.]+)\n(?P<code>.*?)```", re.DOTALL)
@@ -30,15 +30,7 @@ def tutorial(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _python(cwd: Path, *args: str, path: list[Path]) -> subprocess.CompletedProcess[str]:
     """``python ARGS`` in `cwd` with `path` (and the project) on PYTHONPATH."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([*map(str, path), str(ROOT)]))
-    return subprocess.run(
-        [sys.executable, *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
+    return run_command([sys.executable, *args], cwd=cwd, env=env)
 
 
 def test_tutorial_model_is_caught_and_its_fix_passes(tutorial: Path) -> None:
