@@ -1,7 +1,7 @@
 """Command line: ``harness hunt MODEL``, ``harness replay FILE``, ``harness models``.
 
-Exit codes (DESIGN.md): 0 no failure found, 1 counterexample found, 2 usage or input error --
-always one clear line on stderr, never a traceback.
+Exit codes: 0 clean, 1 counterexample found, 2 usage or input error, not tested, broken model
+or limitation -- always one clear line on stderr, never a traceback -- and 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from harness import report
 from harness.catalog import UNAVAILABLE, all_models
 from harness.counterexample import DEFAULT_DIRECTORY, emit_test, load, replay_artifact, save
 from harness.errors import UsageError
-from harness.explain import explain, interleaving
 from harness.failure import Failure
 from harness.html import write_html
 from harness.hunt import DEFAULT_MAX_EXAMPLES, HuntResult, hunt_spec, resolve
@@ -86,42 +85,38 @@ def _hunt(args: argparse.Namespace) -> int:
     spec, variants = resolve(args.model, args.variant)
     results: list[HuntResult] = []
     paths: dict[str, str] = {}
+    interrupt: BaseException | None = None
     for variant in variants:
-        result = hunt_spec(
-            spec,
-            variant,
-            seed=args.seed,
-            max_examples=args.max_examples,
-            granularity=args.points,
-            shrink=not args.no_shrink,
-        )
-        if result.failure is not None:
-            paths[variant] = str(_save(result.failure, artifacts))
+        try:
+            result = hunt_spec(
+                spec,
+                variant,
+                seed=args.seed,
+                max_examples=args.max_examples,
+                granularity=args.points,
+                shrink=not args.no_shrink,
+            )
+        except (KeyboardInterrupt, SystemExit) as exc:
+            partial = getattr(exc, "harness_result", None)
+            if partial is None:
+                raise
+            result, interrupt = partial, exc
+        failure = result.failure or result.first_failure
+        if failure is not None:
+            paths[variant] = str(_save(failure, artifacts))
         results.append(result)
         if not args.json:
-            _print_result(result, paths.get(variant))
+            print(report.hunt_text(result, paths.get(variant)))
+        if interrupt is not None:
+            break
     if args.json:
-        objects = [_result_json(r, paths.get(r.variant)) for r in results]
-        if len(objects) == 1:
-            print(json.dumps(objects[0]))
-        else:
-            print(
-                json.dumps(
-                    {
-                        "model": spec.name,
-                        "found": any(r.found for r in results),
-                        "variants": objects,
-                    }
-                )
-            )
+        print(json.dumps(report.hunt_json(spec.name, results, paths)))
     for r in results:
-        if r.broken:
-            print(f"harness: broken model {r.model}.{r.variant}: {r.broken}", file=sys.stderr)
-    if any(r.broken for r in results):
-        return 2
-    if args.check:
-        return 0 if all(r.as_expected for r in results) else 1
-    return 1 if any(r.found for r in results) else 0
+        if r.kind in ("broken-model", "limitation", "not-tested"):
+            print(f"harness: {report.headline(r)}", file=sys.stderr)
+    if isinstance(interrupt, SystemExit) and isinstance(interrupt.code, int):
+        return interrupt.code
+    return report.exit_code(results, check=args.check)
 
 
 def _save(failure: Failure, directory: Path) -> Path:
@@ -136,49 +131,6 @@ def _save(failure: Failure, directory: Path) -> Path:
             file=sys.stderr,
         )
         return fallback
-
-
-def _result_json(result: HuntResult, artifact: str | None) -> dict[str, Any]:
-    data = result.to_json()
-    if data["counterexample"] is not None:
-        data["counterexample"]["artifact"] = artifact
-    return data
-
-
-def _print_result(result: HuntResult, artifact: str | None) -> None:
-    label = f"{result.model}.{result.variant}"
-    expectation = "expected" if result.expected_failure else "NOT expected"
-    if result.broken:
-        print(f"{label}: broken model: {result.broken}")
-        return
-    if result.failure is None:
-        verdict = "as expected" if not result.expected_failure else "but a race was expected"
-        print(
-            f"{label}: no failure in {result.examples} examples ({result.seconds:.2f} s, "
-            f"{result.granularity} points) -- {verdict}"
-        )
-        return
-    first = result.seconds_to_first_failure or 0.0
-    print(
-        f"{label}: COUNTEREXAMPLE ({expectation}) in example {result.first_example}, after "
-        f"{first * 1000:.0f} ms; shrunk in {result.seconds:.2f} s total"
-    )
-    _print_failure(result.failure, indent="  ")
-    if artifact:
-        print(f"  saved: {artifact}")
-        print(f"  replay: harness replay {artifact}")
-    print()
-
-
-def _print_failure(failure: Failure, *, indent: str = "", full: bool = False) -> None:
-    def out(text: str) -> None:
-        print(indent + text.replace("\n", "\n" + indent))
-
-    out(explain(failure))
-    out("")
-    out(failure.describe().split("\n", 2)[2])  # the scenario, without the headline again
-    out("")
-    out(interleaving(failure, full=full))
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -202,7 +154,7 @@ def _replay(args: argparse.Namespace) -> int:
             f"({outcome.divergence})"
         )
     else:
-        _print_failure(outcome.failure, full=args.full)
+        print(report.failure_text(outcome.failure, full=args.full))
         print()
         if outcome.identical_trace:
             print("reproduced: the trace is identical, step by step")

@@ -40,13 +40,16 @@ from __future__ import annotations
 
 import inspect
 import random
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
+from harness.classify import model_codes
 from harness.errors import UsageError
 from harness.runtime.instrument import resolve_modules
 
@@ -58,10 +61,6 @@ _INVARIANT = "_harness_invariant"
 
 class ModelDefinitionError(UsageError):
     """A model is declared wrongly; the message names the model and the offending member."""
-
-
-class BrokenModelError(Exception):
-    """An invariant or setup of the model itself crashed (not an AssertionError): not a race."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ def invariant() -> Callable[[F], F]:
 
 @dataclass
 class OpRecord:
-    """One completed operation call, as the model's history keeps it."""
+    """One completed operation call, as the scenario runner records it."""
 
     worker: int | None
     op: str
@@ -173,7 +172,6 @@ class Model:
         self.variant = variant
         self.rng = rng
         self.params = dict(params)
-        self.history: list[OpRecord] = []
         self.setup()
 
     # -- hooks for subclasses --------------------------------------------------------------
@@ -243,6 +241,16 @@ class ModelSpec:
     @property
     def name(self) -> str:
         return self.cls.name
+
+    @cached_property
+    def instrumented_files(self) -> dict[str, str]:
+        """File -> module of the code under test (what gets scheduling points)."""
+        return resolve_modules(self.cls.instrument)
+
+    @cached_property
+    def own_code(self) -> frozenset[types.CodeType]:
+        """The model's own functions: an exception raised there may be the model's fault."""
+        return model_codes(self.cls)
 
     def operation(self, name: str) -> Operation:
         """The operation called `name` (KeyError if the model has none)."""

@@ -71,6 +71,19 @@ def active_world() -> World | None:
     return _active
 
 
+def leave_active_world() -> bool:
+    """Leave the active world, if one is still active (restoring `threading` and `time`).
+
+    The last line of defence: a hunt calls it whatever happened, so that no outcome --
+    an exception escaping the harness included -- leaves the process patched. True if a world
+    had to be left.
+    """
+    if _active is None:
+        return False
+    _active.__exit__(None, None, None)
+    return True
+
+
 class World:
     """Context manager that patches `threading` and `time` for one example.
 
