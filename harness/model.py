@@ -153,6 +153,9 @@ class Model:
       expect_failure -- variants that are known to be unsafe: the hunt is expected to find a
                     counterexample for them (tests use it; the CLI reports it).
       max_workers, max_ops_per_worker -- bounds of a parallel round.
+      instrument_optional -- True to allow an empty `instrument`: the code under test only
+                    uses the harness-controlled locks, sleeps and queues (refused otherwise,
+                    because a hunt that instruments nothing tests nothing).
       points_per_operation -- granularity -> about how many scheduling points one operation
                     reaches; drawn preemptions are spread over that range (default: measured
                     on the Backoffer).
@@ -167,6 +170,7 @@ class Model:
     max_workers: ClassVar[int] = 8
     max_ops_per_worker: ClassVar[int] = 3
     points_per_operation: ClassVar[Mapping[str, int]] = {}
+    instrument_optional: ClassVar[bool] = False
 
     def __init__(self, variant: str, rng: random.Random, params: Mapping[str, Any]) -> None:
         self.variant = variant
@@ -272,6 +276,11 @@ def validate_model(cls: Any, origin: str = "") -> ModelSpec:
         raise ModelDefinitionError(f"{where} declares no variants")
     if isinstance(cls.instrument, str):
         raise ModelDefinitionError(f"{where}: `instrument` must be a sequence of module names")
+    if not cls.instrument and not cls.instrument_optional:
+        raise ModelDefinitionError(
+            f"{where} instruments nothing: set `instrument` to the module(s) of the code under "
+            "test (or `instrument_optional = True` if it only uses locks, sleeps and queues)"
+        )
     ops = cls.operations()
     if not ops:
         raise ModelDefinitionError(f"{where} declares no @operation")

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from harness.classify import blame, broken
+from harness.classify import blame, broken, site
 from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Call, CounterexampleFound, Failure, Step
 from harness.linearizability import linearize
@@ -74,6 +75,7 @@ class ScenarioRunner:
         self.last_round: RunResult | None = None
         self.world: World | None = World(owner_virtual=False).__enter__()
         try:
+            self.world.control_imports(spec.instrumented_files.values())
             with self.world.virtual_time():
                 self.model = self.cls(variant, random.Random(seed), params)
                 reference = self.model.reference()
@@ -405,11 +407,7 @@ def replay_failure(
 
 
 def _stuck_site(hang: Stuck) -> str:
-    """The innermost line of the stuck thread's stack (where it blocked)."""
+    """``file.py:line`` of the innermost frame of the stuck thread's stack (where it blocked)."""
     stack = hang.stacks.get(hang.thread, "")
-    lines = [ln.strip() for ln in stack.splitlines() if ln.strip().startswith('File "')]
-    if not lines:
-        return ""
-    file_part = lines[-1].split('"')
-    line_no = lines[-1].split("line ")[-1].split(",")[0]
-    return f"{file_part[1]}:{line_no}" if len(file_part) > 1 else ""
+    frames = re.findall(r'File "([^"]+)", line (\d+)', stack)
+    return site(frames[-1][0], int(frames[-1][1])) if frames else ""
