@@ -191,7 +191,9 @@ class Model:
         time: often the unsafe class itself, or a few lines over a dict. The harness then
         checks every result: a sequential call must return what the reference returns, and a
         round must be linearizable (see `harness.linearizability`). Operations should return
-        what the object under test returned. Called once per example, after `setup`.
+        what the object under test returned. Called after `setup`, and again whenever a
+        state of the reference must be copied but cannot be deep-copied (it holds a lock,
+        say): it must then return a fresh reference like the first one.
         """
         return None
 

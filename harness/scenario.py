@@ -22,7 +22,7 @@ from typing import Any
 from harness.classify import blame, broken, site
 from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Call, CounterexampleFound, Failure, Step
-from harness.linearizability import linearize
+from harness.linearizability import Replica, linearize
 from harness.model import Model, ModelSpec, OpRecord
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, WorkerError
@@ -79,7 +79,9 @@ class ScenarioRunner:
             with self.world.virtual_time():
                 self.model = self.cls(variant, random.Random(seed), params)
                 reference = self.model.reference()
-                self.reference_states = None if reference is None else [reference]
+                self.reference_states = (
+                    None if reference is None else [Replica(reference, self.model.reference)]
+                )
         except (Exception, SystemExit, GeneratorExit) as exc:
             self.close()
             raise self._broken(exc, f"setup of model {self.cls.name!r}") from exc

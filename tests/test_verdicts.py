@@ -222,3 +222,8 @@ def test_a_real_lock_created_at_import_is_a_limitation_never_a_counterexample(
     assert isinstance(verdict, Limitation) and not isinstance(verdict, Counterexample)
     assert verdict.where == "tests/targets/verdict_code.py:72", verdict.where
     assert_unpatched()
+
+
+def test_a_reference_holding_a_lock_is_rebuilt_not_deep_copied() -> None:
+    result = hunt(f"{MODELS}:LockedReferenceModel", max_examples=20)
+    assert isinstance(result.verdict, Clean), result.verdict

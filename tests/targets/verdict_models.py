@@ -147,3 +147,17 @@ class ModuleLockModel(_Counting):
     def setup(self) -> None:
         self.tally = ModuleLocked()  # type: ignore[assignment]
         self.done = 0
+
+
+class LockedReferenceModel(_Counting):
+    """The sequential reference is the locked class itself: it holds a lock, which cannot be
+    deep-copied, so the linearizability check rebuilds its states instead."""
+
+    name = "locked-reference"
+
+    def setup(self) -> None:
+        self.tally = ImportLocked()  # type: ignore[assignment]
+        self.done = 0
+
+    def reference(self) -> object:
+        return ImportLocked()
