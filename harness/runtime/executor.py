@@ -591,7 +591,14 @@ class Executor:
         hooks.activate()
         decisions.reset()
         workers = self._take(len(fns))
-        run = Run(workers, fns, decisions, clock, max_steps, capture)
+        if getattr(decisions, "observes_access", False):
+            # Only systematic exploration pays for reports of every step (see `observed`).
+            from harness.runtime.observed import ObservedRun
+
+            run: Run = ObservedRun(workers, fns, decisions, clock, max_steps, capture)
+            run.bind(decisions)  # type: ignore[attr-defined]
+        else:
+            run = Run(workers, fns, decisions, clock, max_steps, capture)
         for tid, worker in enumerate(workers):
             worker.assign(run, tid)
             registry.register(worker.ident, worker)
