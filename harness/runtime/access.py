@@ -327,6 +327,30 @@ def _callee(
     return None, arg0
 
 
+def _with_managers(instrs: list[dis.Instruction]) -> dict[int, tuple[Any, ...]]:
+    """For ``with`` statements on a simple expression: the entering ``BEFORE_WITH`` and the
+    normal exit's ``__exit__(None, None, None)`` call, as method calls on the manager."""
+    found: dict[int, tuple[Any, ...]] = {}
+    open_: list[Recipe | None] = []
+    for k, ins in enumerate(instrs):
+        if ins.opname == "BEFORE_WITH":
+            loads = _simple_loads(instrs, k)
+            manager = loads[-1] if loads else None
+            open_.append(manager)
+            if manager is not None:
+                found[k] = ("method", manager, "__enter__")
+        elif ins.opname == "CALL" and ins.arg == 2 and open_:
+            end = k
+            while end > 0 and instrs[end - 1].opname == "PRECALL":
+                end -= 1
+            nones = [i.opname == "LOAD_CONST" and i.argval is None for i in instrs[end - 3 : end]]
+            if len(nones) == 3 and all(nones):
+                manager = open_.pop()
+                if manager is not None:
+                    found[k] = ("method", manager, "__exit__")
+    return found
+
+
 def _value_effect(instrs: list[dis.Instruction], i: int, points: dict[int, Point]) -> str | None:
     """Whether the value instruction `i` loads is then consumed by an operator that looks
     inside it (``in``, iteration, comparison, truth test, ``+=``...)."""
@@ -399,6 +423,7 @@ def compute_shapes(code: types.CodeType, points: dict[int, Point]) -> dict[int, 
     index = {ins.offset: k for k, ins in enumerate(instrs)}
     targets = {ins.argval for ins in instrs if "JUMP" in ins.opname or ins.opname == "FOR_ITER"}
     targets = {t for t in targets if isinstance(t, int)}
+    withs = _with_managers(instrs)
     shapes: dict[int, Shape] = {}
     for offset, point in points.items():
         k = index.get(offset)
@@ -408,6 +433,8 @@ def compute_shapes(code: types.CodeType, points: dict[int, Point]) -> dict[int, 
         callee = arg0 = None
         if point.kind == "call":
             callee, arg0 = _callee(instrs, k, targets)
+            if callee is None and k in withs:
+                callee = withs[k]
         effect = _value_effect(instrs, k, points) if point.kind == "read" else None
         # The point's own instruction runs first: a jump or a return goes where it goes.
         if ins.opname in _ENDS:

@@ -195,14 +195,14 @@ class DfsSchedule:
             self._skip = True
             self._pending[tid] = None
             return
-        self._pending[tid] = (shape, frame)
+        self._pending[tid] = ("point", shape, frame)
         self._close(tid)
 
     def reach_sync(self, tid: int, kind: str, target: str, frame: types.FrameType | None) -> None:
         fp = self._arrive(tid, frame)
         if kind == "release":
             fp.append(("lock", ANY, target, True))  # released before the point was reached
-        self._pending[tid] = kind, target
+        self._pending[tid] = ("sync", kind, target)
         self._close(tid)
 
     def resume(self, tid: int) -> None:
@@ -210,14 +210,14 @@ class DfsSchedule:
         if pending is None:
             return
         fp = self._fp(tid)
-        if len(pending) == 2:
-            kind, target = pending
+        if pending[0] == "sync":
+            _tag, kind, target = pending
             if kind == "acquire":
                 fp.append(("lock", ANY, target, True))
             elif kind == "sleep":
                 fp.append(CLOCK_WRITE)
             return
-        shape, frame = pending
+        _tag, shape, frame = pending
         fp.extend(access_keys(shape, frame, self._number))
         if shape.point.kind == "call":
             self._call[tid] = call_effect(
