@@ -153,6 +153,7 @@ def _explore(
     hypothesis_shrinks: bool,
     executor: Executor | None,
     stuck_after: float,
+    strategy: str = "random",
 ) -> tuple[Observer, str | None]:
     """One Hypothesis run of the model's machine: what it saw, and why the model is broken
     if it is."""
@@ -164,6 +165,7 @@ def _explore(
         executor=executor,
         observer=observer,
         stuck_after=stuck_after,
+        strategy=strategy,
     )
     machine = hypothesis_seed(seed)(machine)
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if hypothesis_shrinks else [])
@@ -203,6 +205,7 @@ def hunt_spec(
     shrink: bool = True,
     executor: Executor | None = None,
     stuck_after: float = DEFAULT_STUCK_AFTER,
+    strategy: str = "random",
 ) -> HuntResult:
     """Hunt, then shrink the first failure with `harness.minimize`.
 
@@ -227,6 +230,7 @@ def hunt_spec(
         steps_per_example=steps_per_example,
         executor=executor,
         stuck_after=stuck_after,
+        strategy=strategy,
     )
     reduce = partial(minimize, spec, executor=executor, stuck_after=stuck_after)
     started = _real_perf_counter()

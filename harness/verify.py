@@ -157,8 +157,8 @@ def scenarios(
     sequences = [tuple(s) for s in itertools.product(domain, repeat=calls)]
     index = {id(s): i for i, s in enumerate(sequences)}
     if symmetric(spec):
-        rounds: Iterator[tuple[tuple[Call, ...], ...]] = (
-            itertools.combinations_with_replacement(sequences, workers)
+        rounds: Iterator[tuple[tuple[Call, ...], ...]] = itertools.combinations_with_replacement(
+            sequences, workers
         )
     else:
         rounds = itertools.product(sequences, repeat=workers)
@@ -500,5 +500,3 @@ __all__ = [
     "verify",
     "verify_spec",
 ]
-
-

@@ -446,9 +446,13 @@ def compute_shapes(code: types.CodeType, points: dict[int, Point]) -> dict[int, 
                 iterates, leaves = _tail(instrs, target, points, index)
                 iterates = iterates or instrs[target].opname == "FOR_ITER"
         else:
-            iterates, leaves = _tail(instrs, k, points, index) if k + 1 < len(instrs) else (
-                False,
-                True,
+            iterates, leaves = (
+                _tail(instrs, k, points, index)
+                if k + 1 < len(instrs)
+                else (
+                    False,
+                    True,
+                )
             )
             if ins.opname == "FOR_ITER":
                 iterates = True
@@ -522,9 +526,7 @@ def _loaded_value(point: Point, frame: types.FrameType) -> Any:
         return MISSING
     if point.owner is None:
         if point.key is None and "." not in point.target and "[" not in point.target:
-            return frame.f_locals.get(
-                point.target, frame.f_globals.get(point.target, MISSING)
-            )
+            return frame.f_locals.get(point.target, frame.f_globals.get(point.target, MISSING))
         return MISSING
     owner = evaluate(point.owner, frame)
     if owner is MISSING:

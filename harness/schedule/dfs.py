@@ -174,8 +174,10 @@ class DfsSchedule:
         fp = self._fp(tid)
         before = self._frame.get(tid)
         direct = before is not None and frame is not None and frame.f_back is before
-        if frame is None or before is None or not (
-            frame is before or direct or frame is before.f_back
+        if (
+            frame is None
+            or before is None
+            or not (frame is before or direct or frame is before.f_back)
         ):
             fp.append(MODEL)
         call = self._call.pop(tid, None)
@@ -411,8 +413,7 @@ class DfsSearch:
             for i in deps:
                 other = clocks[i]
                 for t in range(n_threads):
-                    if other[t] > mine[t]:
-                        mine[t] = other[t]
+                    mine[t] = max(mine[t], other[t])
             mine[p] = local[j] + 1
             clocks.append(mine)
             clock_of[p] = mine
@@ -479,9 +480,7 @@ class DfsSearch:
                     candidates.update(buckets.get(("item", ANY), ()))
                 else:
                     candidates.update(buckets.get(self._bucket_keys(key)[0], ()))
-        return sorted(
-            i for i in candidates if events[i][0] != p and conflict(events[i][1], fp)
-        )
+        return sorted(i for i in candidates if events[i][0] != p and conflict(events[i][1], fp))
 
     def _backtrack(
         self,

@@ -22,7 +22,7 @@ from harness.errors import UsageError
 
 def pct_guarantee(threads: int, steps: int, depth: int) -> float:
     """The lower bound on the chance that one run finds a given depth-`depth` bug."""
-    return 1.0 / (max(threads, 1) * max(steps, 1) ** max(depth - 1, 0))
+    return 1.0 / float(max(threads, 1) * max(steps, 1) ** max(depth - 1, 0))
 
 
 class PCTSchedule:
@@ -58,8 +58,7 @@ class PCTSchedule:
         return self._counts.get(thread, 0)
 
     def choose(self, step: int, current: int | None, runnable: tuple[int, ...]) -> int:
-        if step > self.steps_seen:
-            self.steps_seen = step
+        self.steps_seen = max(self.steps_seen, step)
         if current is not None:
             self._counts[current] = self._counts.get(current, 0) + 1
             drop = self._changes.get(step)
