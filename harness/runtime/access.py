@@ -575,6 +575,34 @@ def _code_of(fn: Any) -> types.CodeType | None:
     return code if isinstance(code, types.CodeType) else None
 
 
+_TRIVIAL_OPS = frozenset(
+    {
+        "RESUME",
+        "NOP",
+        "CACHE",
+        "EXTENDED_ARG",
+        "LOAD_CONST",
+        "LOAD_FAST",
+        "LOAD_FAST_CHECK",
+        "STORE_FAST",
+        "POP_TOP",
+        "RETURN_VALUE",
+        "RETURN_CONST",
+    }
+)
+_trivial_codes: dict[int, tuple[types.CodeType, bool]] = {}
+
+
+def _trivial(code: types.CodeType) -> bool:
+    """A function outside the instrumented modules that only moves its own locals about
+    (``def no_sleep(seconds): pass``): calling it touches nothing shared."""
+    known = _trivial_codes.get(id(code))
+    if known is None or known[0] is not code:
+        verdict = all(ins.opname in _TRIVIAL_OPS for ins in dis.get_instructions(code))
+        known = _trivial_codes[id(code)] = (code, verdict)
+    return known[1]
+
+
 def _class_lookup(owner: Any, name: str) -> Any:
     for klass in type(owner).__mro__:
         if name in klass.__dict__:
@@ -628,6 +656,8 @@ def call_effect(
             return ((("item", number(receiver), ANY, True),) if receiver is not None else (), False)
         if module.startswith("harness"):
             return ((CLOCK_READ,), False)  # the patched time functions
+        if _trivial(code):
+            return _NO_CALL
         return ((), True)
     if isinstance(fn, type):
         init = _code_of(getattr(fn, "__init__", None))
