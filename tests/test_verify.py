@@ -101,5 +101,5 @@ def test_pct_strategy_is_evidence_not_proof() -> None:
 def test_hunt_with_dfs_finds_the_lost_update(tmp_path: Path) -> None:
     done = run_cli("hunt", "counter.unsafe", "--strategy", "dfs", "--json", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    data = json.loads(done.stdout)
-    assert data["found"] and data["counterexample"]["preemptions"] == 1
+    [result] = json.loads(done.stdout)["results"]
+    assert result["found"] and result["counterexample"]["preemptions"] == 1
