@@ -35,3 +35,11 @@ class UnknownModuleError(UsageError, ModuleNotFoundError):
 
 class ScheduleError(UsageError):
     """A decision source returned a thread that cannot run."""
+
+
+class ArtifactError(UsageError):
+    """A counterexample file that cannot be used; the message names the file and the field."""
+
+
+class UntrustedModelError(ArtifactError):
+    """Replaying the file would import a module that only the file names (see `harness.replay`)."""

@@ -20,6 +20,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
 import harness
+from harness.artifact import MAX_SEED
 from harness.catalog import find_model, split_variant
 from harness.errors import UsageError
 from harness.failure import CounterexampleFound, Failure
@@ -36,6 +37,8 @@ _real_perf_counter = _REAL_TIME["perf_counter"]
 _run_machine: Callable[..., None] = run_state_machine_as_test
 
 DEFAULT_MAX_EXAMPLES = 100
+#: The most examples one hunt may ask for: beyond it a run takes days and is a typo.
+MAX_EXAMPLES = 1_000_000
 #: Steps per example: a few rounds are plenty to overlap operations; more only slows shrinking.
 DEFAULT_STEPS_PER_EXAMPLE = 5
 
@@ -203,6 +206,7 @@ def hunt_spec(
     shrink: bool = True,
     executor: Executor | None = None,
     stuck_after: float = DEFAULT_STUCK_AFTER,
+    on_first_failure: Callable[[Failure], None] | None = None,
 ) -> HuntResult:
     """Hunt, then shrink the first failure with `harness.minimize`.
 
@@ -210,13 +214,14 @@ def hunt_spec(
     the minimal shape 10-20 times faster than Hypothesis's shrinker (which re-draws whole
     scenarios). Only when it falls short of that shape -- a failure that needs different
     argument values to get smaller -- is the same seed run again with Hypothesis shrinking,
-    and the smaller of the two results kept.
+    and the smaller of the two results kept. `on_first_failure` gets the first failure the
+    moment it is found, before shrinking (the CLI saves it, so an interrupt loses nothing).
     """
     check_granularity(granularity)
-    if not isinstance(max_examples, int) or max_examples < 1:
-        raise UsageError(f"max_examples must be a positive integer, got {max_examples!r}")
-    if not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(max_examples, int) or not 1 <= max_examples <= MAX_EXAMPLES:
+        raise UsageError(f"max_examples must be an integer from 1 to {MAX_EXAMPLES}")
+    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError("seed must be an integer from 0 to 2**64-1")
     explore = partial(
         _explore,
         spec,
@@ -233,6 +238,8 @@ def hunt_spec(
     observer, broken = explore(hypothesis_shrinks=False)
     examples = observer.examples
     failure = observer.first if broken is None else None
+    if failure is not None and on_first_failure is not None:
+        on_first_failure(failure)
     if failure is not None:
         try:
             if shrink:

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from harness.counterexample import DEFAULT_DIRECTORY, save
+from harness.artifact import DEFAULT_DIRECTORY, save
 from harness.explain import explain, interleaving
 from harness.hunt import HuntResult, hunt
 from harness.runtime.points import GRANULARITIES

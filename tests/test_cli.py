@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.artifact import SCHEMA
 from tests.conftest import run_cli
 
 
@@ -38,7 +39,7 @@ def test_hunt_unsafe_json_contract_and_artifact(tmp_path: Path) -> None:
     cx = data["counterexample"]
     assert (cx["threads"], cx["operations"], cx["preemptions"]) == (2, 2, 1)
     saved = json.loads(Path(cx["artifact"]).read_text())
-    assert saved["schema_version"] == 1 and saved["variant"] == "unsafe"
+    assert saved["schema"] == SCHEMA and saved["variant"] == "unsafe"
     assert saved["verdict"]["invariant"] == data["failure"]["invariant"]
 
 
