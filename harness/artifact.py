@@ -292,7 +292,7 @@ def _string(value: Any, path: str, limit: int | None = MAX_NAME) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Invalid(path, "holds a lone surrogate (\\ud800-\\udfff), which is not text") from None
+        raise _Invalid(path, "holds a lone surrogate (U+D800-U+DFFF), not text") from None
     return value
 
 
@@ -489,7 +489,7 @@ def _shape(raw: Any) -> None:
     shape = _object(raw, "shape", (), (*_SHAPE, "calls_per_worker"))
     for key in _SHAPE:
         if key in shape:
-            _integer(shape[key], f"shape.{key}", 0, MAX_TRACE_EVENTS)
+            _integer(shape[key], f"shape.{key}", 0, MAX_POINT)
     per_worker = _array(shape.get("calls_per_worker", []), "shape.calls_per_worker", 0, MAX_WORKERS)
     for i, count in enumerate(per_worker):
         _integer(count, f"shape.calls_per_worker[{i}]", 0, MAX_CALLS_PER_WORKER)
@@ -529,7 +529,7 @@ def _validate(data: Any) -> tuple[Failure, str, str]:
         raise _Invalid("replayable", f"expected a boolean, got {_type_name(replayable)}")
     if not replayable:
         reason = _string(data.get("not_replayable", "no reason given"), "not_replayable", 10_000)
-        raise _Invalid("replayable", f"false: this counterexample cannot be replayed: {reason[:200]}")
+        raise _Invalid("replayable", f"false: this file cannot be replayed: {reason[:200]}")
     params = _object_value(data["params"], "params")
     for key in params:
         _identifier(key, f"params.{key}", "a parameter name")

@@ -24,7 +24,7 @@ from harness.failure import Failure
 from harness.html import write_html
 from harness.hunt import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES, HuntResult, hunt_spec, resolve
 from harness.keeper import Keeper, exit_code, interruptible
-from harness.replay import python_note, replay_artifact
+from harness.replay import python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
 
 
@@ -179,10 +179,9 @@ def _interrupted(keeper: Keeper, label: str, interrupt: KeyboardInterrupt) -> in
     keeper.dump_unsaved()
     why = "terminated (SIGTERM)" if exit_code(interrupt) == 143 else "interrupted"
     if keeper.path is not None:
-        found = (
-            f"; the counterexample found so far is saved: {keeper.path} "
-            f"(replay: harness replay {keeper.path})"
-        )
+        found = f"; the counterexample found so far is saved: {keeper.path}"
+        if keeper.best is not None:
+            found += f" (replay: {replay_command(keeper.path, keeper.best)})"
     elif keeper.unsaved is not None:
         found = "; the counterexample found so far is printed above"
     else:
@@ -219,7 +218,7 @@ def _print_result(result: HuntResult, artifact: str | None) -> None:
     _print_failure(result.failure, indent="  ")
     if artifact:
         print(f"  saved: {artifact}")
-        print(f"  replay: harness replay {artifact}")
+        print(f"  replay: {replay_command(artifact, result.failure)}")
     print()
 
 
@@ -318,7 +317,7 @@ def _hypothesis_storage() -> None:
         return
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    set_hypothesis_home_dir(Path(".harness") / "hypothesis")
+    set_hypothesis_home_dir(Path.cwd() / ".harness" / "hypothesis")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -81,6 +81,8 @@ class Keeper:
         self.stream = stream
         #: Where the best counterexample so far is on disk (None: nowhere yet).
         self.path: Path | None = None
+        #: The counterexample saved at `path`.
+        self.best: Failure | None = None
         #: A counterexample newer than `path` that could not be written anywhere.
         self.unsaved: Failure | None = None
         self._fallback: Path | None = None
@@ -104,7 +106,7 @@ class Keeper:
         if path is None:
             self.unsaved = failure
             return None
-        self.path, self.unsaved = path, None
+        self.path, self.best, self.unsaved = path, failure, None
         if previous is not None and previous != path:
             previous.unlink(missing_ok=True)
         return path

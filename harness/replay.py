@@ -13,7 +13,9 @@ reproduced, and a file written under another Python says so before anything else
 
 from __future__ import annotations
 
+import os
 import platform
+import shlex
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +63,15 @@ def resolve_model(
             f"{where}: {ref} (the file's model_ref) is model {spec.name!r}, not {artifact.model!r}"
         )
     return spec, ref
+
+
+def replay_command(path: str | os.PathLike[str], failure: Failure) -> str:
+    """The command that replays a saved `failure`: a model outside the catalog is named with
+    ``--model``, which replay needs (it does not import what a file names by itself)."""
+    command = f"harness replay {shlex.quote(os.fspath(path))}"
+    if failure.model in all_models() or not failure.model_ref:
+        return command
+    return f"{command} --model {shlex.quote(failure.model_ref)}"
 
 
 def _regime(version: tuple[int, int]) -> str:

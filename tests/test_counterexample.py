@@ -13,11 +13,11 @@ import pytest
 
 from harness.artifact import load, save
 from harness.errors import ArtifactError
-from harness.replay import replay_artifact
 from harness.explain import explain, interleaving, relevant_rows
 from harness.failure import Failure
 from harness.html import render_html
 from harness.hunt import hunt
+from harness.replay import replay_artifact
 from tests.conftest import run_cli, run_command
 
 
@@ -109,6 +109,7 @@ def _bad(path: Path, minimal: Failure, how: str) -> Path:
         ("missing", "cannot read"),
     ],
 )
+@pytest.mark.writes_bad_artifacts
 def test_bad_artifact_is_one_line_and_exit_2(
     tmp_path: Path, minimal: Failure, how: str, message: str
 ) -> None:

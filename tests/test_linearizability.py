@@ -8,11 +8,11 @@ import pytest
 
 from harness import linearizability
 from harness.artifact import load, save
-from harness.replay import replay_artifact
 from harness.explain import explain
 from harness.hunt import hunt
 from harness.linearizability import linearize
 from harness.model import OpRecord
+from harness.replay import replay_artifact
 from tests.targets.registers import (
     CheckedLRUModel,
     Register,
