@@ -229,7 +229,7 @@ class _Invalid(Exception):
 
 def _show(value: Any) -> str:
     """A value for an error message: short, on one line, whatever the file holds."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
