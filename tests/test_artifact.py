@@ -244,3 +244,29 @@ def test_emitted_test_embeds_hostile_text_only_as_data(tmp_path: Path, found: Fa
     )
     assert run.returncode == 0, run.stdout + run.stderr  # locked: the bug is gone, test passes
     assert not (tmp_path / "SENTINEL").exists()
+
+
+@pytest.mark.writes_bad_artifacts
+def test_cli_says_python_differs_first_and_calls_a_miss_inconclusive(
+    tmp_path: Path,
+    found: Failure,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness import cli
+
+    monkeypatch.setattr(cli, "_hypothesis_storage", lambda: None)  # process-wide otherwise
+
+    other = "3.13.0" if sys.version_info < (3, 12) else "3.11.7"
+    path = tmp_path / "other-python.json"
+    path.write_text(json.dumps(dict(encode(found), python=other)))
+    assert cli.main(["replay", str(path)]) == 1  # it did reproduce: that still counts
+    err = capsys.readouterr().err
+    assert err.startswith(f"harness: note: written by CPython {other}, replaying on CPython")
+    assert cli.main(["replay", str(path), "--variant", "locked"]) == 2  # no evidence of a fix
+    out, err = capsys.readouterr()
+    note, error = err.splitlines()
+    assert note.startswith("harness: note: ") and "no longer fails" not in out
+    assert error.endswith(
+        "did not reproduce on this Python, which is no evidence of a fix (see the note above)"
+    )
