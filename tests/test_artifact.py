@@ -270,3 +270,17 @@ def test_cli_says_python_differs_first_and_calls_a_miss_inconclusive(
     assert error.endswith(
         "did not reproduce on this Python, which is no evidence of a fix (see the note above)"
     )
+
+
+def test_an_emitted_test_that_would_not_compile_is_never_written(
+    tmp_path: Path, found: Failure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import emit
+    from harness.errors import HarnessError
+
+    monkeypatch.setattr(
+        emit, "_TEMPLATE", emit._TEMPLATE.replace("MODEL = {model!r}", "MODEL = {model}")
+    )
+    with pytest.raises(HarnessError, match="does not compile"):
+        emit_test(validate(encode(found)), tmp_path / "test_x.py", "a 'model")
+    assert list(tmp_path.iterdir()) == []
