@@ -284,3 +284,21 @@ def test_an_emitted_test_that_would_not_compile_is_never_written(
     with pytest.raises(HarnessError, match="does not compile"):
         emit_test(validate(encode(found)), tmp_path / "test_x.py", "a 'model")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_html_view_escapes_every_string(found: Failure) -> None:
+    """Messages and trace values come from the code under test and can hold any text."""
+    from harness.html import render_html
+    from harness.trace import Trace
+
+    hostile = "<script>alert('x')</script>\"&<img src=x onerror=alert(1)>"
+    events = [
+        dataclasses.replace(e, target=hostile, value=hostile) if i % 3 == 0 else e
+        for i, e in enumerate(found.trace.events)
+    ]
+    page = render_html(
+        dataclasses.replace(found, message=hostile, details=hostile, trace=Trace(events=events))
+    )
+    assert page.count("<script>") == 1  # the page's own toggle, nothing else
+    assert "<img" not in page and "alert('x')</script>" not in page
+    assert "&lt;script&gt;" in page
