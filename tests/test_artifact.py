@@ -190,6 +190,12 @@ def test_version_1_files_still_replay_identically(tmp_path: Path, found: Failure
     outcome = replay_artifact(load(path))
     assert outcome.reproduced and outcome.identical_trace, outcome.divergence
     assert legacy == before
+    # ... and the regression tests harness 0.1 emitted (they embed such data) still work
+    from harness.counterexample import parse
+    from harness.counterexample import replay_artifact as replay_v01
+
+    assert replay_v01(parse(legacy, "backoffer.unsafe"), "unsafe").reproduced
+    assert not replay_v01(parse(legacy, "backoffer.locked"), "locked").reproduced
 
 
 @pytest.mark.writes_bad_artifacts
