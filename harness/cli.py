@@ -1,8 +1,8 @@
 """Command line: ``harness hunt MODEL``, ``harness replay FILE``, ``harness models``.
 
-Exit codes: 0 no failure found, 1 counterexample found (or reproduced), 2 usage or input error
--- always one clear line on stderr, never a traceback -- and 130 / 143 when interrupted by
-SIGINT / SIGTERM (after saying where the counterexample found so far is).
+Exit codes: 0 clean, 1 counterexample found (or reproduced), 2 usage or input error, not
+tested, broken model or limitation -- always one clear line on stderr, never a traceback -- and
+130 interrupted (143 for SIGTERM), after saying where the counterexample found so far is.
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
+from harness import report
 from harness.artifact import DEFAULT_DIRECTORY, MAX_SEED, load
 from harness.catalog import UNAVAILABLE, all_models
 from harness.emit import emit_test
 from harness.errors import UsageError
-from harness.explain import explain, interleaving
-from harness.failure import Failure
 from harness.html import write_html
 from harness.hunt import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES, HuntResult, hunt_spec, resolve
-from harness.keeper import Keeper, exit_code, interruptible
+from harness.keeper import Keeper
 from harness.replay import python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
 
@@ -127,6 +125,7 @@ def _hunt(args: argparse.Namespace) -> int:
     spec, variants = resolve(args.model, args.variant)
     results: list[HuntResult] = []
     paths: dict[str, str] = {}
+    interrupt: BaseException | None = None
     for variant in variants:
         keeper = Keeper(artifacts, spec)
         try:
@@ -137,100 +136,49 @@ def _hunt(args: argparse.Namespace) -> int:
                 max_examples=args.max_examples,
                 granularity=args.points,
                 shrink=not args.no_shrink,
-                on_first_failure=keeper.first,
+                on_failure=keeper.found,
             )
-        except KeyboardInterrupt as interrupt:
-            return _interrupted(keeper, f"{spec.name}.{variant}", interrupt)
-        if result.failure is not None:
-            saved = keeper.keep(result.failure)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            partial = getattr(exc, "harness_result", None)
+            if partial is None:
+                raise
+            result, interrupt = partial, exc
+        failure = result.failure or result.first_failure
+        if failure is not None:
+            saved = keeper.keep(failure) if interrupt is None else keeper.keep_with_values(failure)
             if saved is not None:
                 paths[variant] = str(saved)
         keeper.dump_unsaved()
+        if interrupt is not None:
+            _say_interrupted(keeper, f"{spec.name}.{variant}", interrupt)
         results.append(result)
         if not args.json:
-            _print_result(result, paths.get(variant))
+            print(report.hunt_text(result, paths.get(variant)))
+        if interrupt is not None:
+            break
     if args.json:
-        objects = [_result_json(r, paths.get(r.variant)) for r in results]
-        if len(objects) == 1:
-            print(json.dumps(objects[0]))
-        else:
-            print(
-                json.dumps(
-                    {
-                        "model": spec.name,
-                        "found": any(r.found for r in results),
-                        "variants": objects,
-                    }
-                )
-            )
+        print(json.dumps(report.hunt_json(spec.name, results, paths)))
     for r in results:
-        if r.broken:
-            print(f"harness: broken model {r.model}.{r.variant}: {r.broken}", file=sys.stderr)
-    if any(r.broken for r in results):
-        return 2
-    if args.check:
-        return 0 if all(r.as_expected for r in results) else 1
-    return 1 if any(r.found for r in results) else 0
+        if r.kind in ("broken-model", "limitation", "not-tested"):
+            print(f"harness: {report.headline(r)}", file=sys.stderr)
+    if isinstance(interrupt, SystemExit) and isinstance(interrupt.code, int):
+        return interrupt.code
+    return report.exit_code(results, check=args.check)
 
 
-def _interrupted(keeper: Keeper, label: str, interrupt: KeyboardInterrupt) -> int:
-    """One line saying where the best counterexample so far is (or its JSON, if it could
-    not be written), and the signal's exit code."""
-    keeper.dump_unsaved()
-    why = "terminated (SIGTERM)" if exit_code(interrupt) == 143 else "interrupted"
-    if keeper.path is not None:
-        found = f"; the counterexample found so far is saved: {keeper.path}"
-        if keeper.best is not None:
-            found += f" (replay: {replay_command(keeper.path, keeper.best)})"
+def _say_interrupted(keeper: Keeper, label: str, interrupt: BaseException) -> None:
+    """One line on stderr: what stopped the hunt, and where its counterexample so far is."""
+    why = "terminated (SIGTERM)" if isinstance(interrupt, SystemExit) else "interrupted"
+    if keeper.path is not None and keeper.best is not None:
+        found = (
+            f"; the counterexample found so far is saved: {keeper.path} "
+            f"(replay: {replay_command(keeper.path, keeper.best)})"
+        )
     elif keeper.unsaved is not None:
         found = "; the counterexample found so far is printed above"
     else:
         found = "; no counterexample had been found"
     print(f"harness: {why} while hunting {label}{found}", file=sys.stderr)
-    return exit_code(interrupt)
-
-
-def _result_json(result: HuntResult, artifact: str | None) -> dict[str, Any]:
-    data = result.to_json()
-    if data["counterexample"] is not None:
-        data["counterexample"]["artifact"] = artifact
-    return data
-
-
-def _print_result(result: HuntResult, artifact: str | None) -> None:
-    label = f"{result.model}.{result.variant}"
-    expectation = "expected" if result.expected_failure else "NOT expected"
-    if result.broken:
-        print(f"{label}: broken model: {result.broken}")
-        return
-    if result.failure is None:
-        verdict = "as expected" if not result.expected_failure else "but a race was expected"
-        print(
-            f"{label}: no failure in {result.examples} examples ({result.seconds:.2f} s, "
-            f"{result.granularity} points) -- {verdict}"
-        )
-        return
-    first = result.seconds_to_first_failure or 0.0
-    print(
-        f"{label}: COUNTEREXAMPLE ({expectation}) in example {result.first_example}, after "
-        f"{first * 1000:.0f} ms; shrunk in {result.seconds:.2f} s total"
-    )
-    _print_failure(result.failure, indent="  ")
-    if artifact:
-        print(f"  saved: {artifact}")
-        print(f"  replay: {replay_command(artifact, result.failure)}")
-    print()
-
-
-def _print_failure(failure: Failure, *, indent: str = "", full: bool = False) -> None:
-    def out(text: str) -> None:
-        print(indent + text.replace("\n", "\n" + indent))
-
-    out(explain(failure))
-    out("")
-    out(failure.describe().split("\n", 2)[2])  # the scenario, without the headline again
-    out("")
-    out(interleaving(failure, full=full))
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -256,7 +204,7 @@ def _replay(args: argparse.Namespace) -> int:
         if outcome.verdict == "no-longer-fails":
             print(f"{label}: no longer fails ({outcome.divergence})")
     else:
-        _print_failure(outcome.failure, full=args.full)
+        print(report.failure_text(outcome.failure, full=args.full))
         print()
         if outcome.identical_trace:
             print("reproduced: the trace is identical, step by step")
@@ -330,20 +278,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     try:
-        with interruptible():
-            args = _parser().parse_args(argv)
-            _hypothesis_storage()
-            if args.command == "hunt":
-                return _hunt(args)
-            if args.command == "replay":
-                return _replay(args)
-            return _models(args)
+        args = _parser().parse_args(argv)
+        _hypothesis_storage()
+        if args.command == "hunt":
+            return _hunt(args)
+        if args.command == "replay":
+            return _replay(args)
+        return _models(args)
     except UsageError as exc:
         print(f"harness: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as interrupt:
+    except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
-        return exit_code(interrupt)
+        return 130
 
 
 if __name__ == "__main__":

@@ -278,7 +278,24 @@ def _lost_updates(
             ),
             saw_before[-1],
         )
-        yield stale, earlier, e, "lost"
+        # Writing the value that is already there loses nothing: both acted on the check.
+        same = _known_equal(earlier.value, e.value)
+        yield stale, earlier, e, "same" if same else "lost"
+
+
+_PLACEHOLDER = re.compile(r"<[\w.]+>")
+
+
+def _known_equal(a: object, b: object) -> bool:
+    """Both values were captured in full and are equal. A ``<TypeName>`` placeholder or a
+    truncated string says nothing about equality (two different closures both read
+    ``<function>``)."""
+    for value in (a, b):
+        if value is UNKNOWN:
+            return False
+        if isinstance(value, str) and (_PLACEHOLDER.fullmatch(value) or len(value) >= 60):
+            return False
+    return type(a) is type(b) and a == b
 
 
 def _lost_update(events: list[TraceEvent], message: str) -> str | None:
@@ -301,6 +318,13 @@ def _lost_update(events: list[TraceEvent], message: str) -> str | None:
             f"worker {e.thread} {e.happened()} at {_short(e.location)}, overwriting it: "
             f"worker {earlier.thread}'s update is lost."
         )
+    if how == "same":
+        return story + (
+            f"worker {e.thread}, acting on its stale read, {e.happened()} at "
+            f"{_short(e.location)} too: the value worker {earlier.thread} had written, so the "
+            f"second write changed nothing -- both acted on what they read before worker "
+            f"{earlier.thread}'s write."
+        )
     return story + (
         f"worker {e.thread} went on with what it had checked and {e.happened()} at "
         f"{_short(e.location)}: it acted on a stale check."
@@ -311,10 +335,9 @@ def _exception_conflict(
     failure: Failure, events: list[TraceEvent]
 ) -> tuple[TraceEvent, TraceEvent] | None:
     """``(other thread's write, failing thread's access)`` just before an exception."""
-    match = re.match(r"worker (\d+) raised", failure.message)
-    if match is None:
+    thread = failure.worker
+    if thread is None:
         return None
-    thread = int(match.group(1))
     mine = [e for e in events if e.thread == thread and _location(e) is not None]
     if not mine:
         return None
@@ -358,7 +381,40 @@ def explain(failure: Failure) -> str:
         if why:
             lines.append(why)
     else:
-        why = _lost_update(_in_effect_order(failure, events), failure.message)
-        if why:
-            lines.append(why)
+        ordered = _in_effect_order(failure, events)
+        why = _lost_update(ordered, failure.message)
+        lines.append(why or _conflicting_accesses(ordered))
     return "\n".join(lines)
+
+
+#: Conflicting accesses listed when no single story explains a failure.
+MAX_LISTED = 6
+
+
+def _conflicting_accesses(events: list[TraceEvent]) -> str:
+    """The honest fallback: every pair of accesses to the same state by different workers,
+    one of them a write, in the order they took effect -- no story is invented."""
+    pairs = []
+    last: dict[Location, TraceEvent] = {}
+    for e in events:
+        loc = _location(e)
+        if loc is None:
+            continue
+        before = last.get(loc)
+        if before is not None and before.thread != e.thread and "write" in (before.kind, e.kind):
+            pairs.append(
+                f"  worker {before.thread} {before.happened()} at {_short(before.location)}, "
+                f"then worker {e.thread} {e.happened()} at {_short(e.location)}"
+            )
+        last[loc] = e
+    if not pairs:
+        return (
+            "no single lost update explains this, and the failing round shows no conflicting "
+            "accesses between workers (the state may be changed in uninstrumented code)"
+        )
+    more = f"\n  ... and {len(pairs) - MAX_LISTED} more" if len(pairs) > MAX_LISTED else ""
+    return (
+        "no single lost update explains this; the conflicting accesses are:\n"
+        + "\n".join(pairs[:MAX_LISTED])
+        + more
+    )

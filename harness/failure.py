@@ -100,6 +100,13 @@ class Failure:
     details: str = ""  # traceback or full hang report
     #: ``module:Class`` of the model: how a file of a model outside the catalog is replayed.
     model_ref: str = ""
+    #: For an exception: the worker that raised it (None: the test thread), its type and the
+    #: innermost line of the code under test (or of the model) it was raised at.
+    worker: int | None = None
+    exception_type: str | None = None
+    where: str = ""
+    #: For a deadlock or livelock: the runtime's report object.
+    hang: Any = None
 
     def headline(self) -> str:
         what = f"invariant {self.invariant}" if self.invariant else self.kind

@@ -8,7 +8,6 @@ final, shrunk `Failure` -- never text parsed from Hypothesis's output.
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -19,18 +18,29 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
-import harness
+from harness import interrupts
 from harness.artifact import MAX_SEED
 from harness.catalog import find_model, split_variant
-from harness.errors import UsageError
+from harness.errors import BrokenModelError, LimitationError, UsageError
+from harness.evidence import Evidence
 from harness.failure import CounterexampleFound, Failure
+from harness.interrupts import as_interrupt
 from harness.machine import Observer, build_machine
 from harness.minimize import minimize, rank, same_bug
-from harness.model import BrokenModelError, Model, ModelSpec
+from harness.model import Model, ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
-from harness.runtime.world import _REAL_TIME
+from harness.runtime.world import _REAL_TIME, active_world, leave_active_world
 from harness.scenario import replay_failure
+from harness.verdict import (
+    BrokenModel,
+    Clean,
+    Counterexample,
+    Interrupted,
+    Limitation,
+    NotTested,
+    Verdict,
+)
 
 _real_perf_counter = _REAL_TIME["perf_counter"]
 # Typed alias: older Hypothesis releases ship this function without annotations.
@@ -49,58 +59,62 @@ class UnknownVariantError(UsageError):
 
 @dataclass
 class HuntResult:
-    """Outcome of hunting one variant."""
+    """Outcome of hunting one variant: the verdict, and how the hunt went."""
 
-    model: str
-    variant: str
+    verdict: Verdict
     granularity: str
     seed: int
-    found: bool
     examples: int
     seconds: float
     first_example: int | None = None
     seconds_to_first_failure: float | None = None
-    failure: Failure | None = None
-    first_failure: Failure | None = None
-    broken: str | None = None
     expected_failure: bool = False
 
     @property
-    def as_expected(self) -> bool:
-        """Found a bug where one is expected, or none where none is."""
-        return self.broken is None and self.found == self.expected_failure
+    def model(self) -> str:
+        return self.verdict.model
 
-    def to_json(self) -> dict[str, Any]:
-        failure = self.failure
-        counterexample = None
-        if failure is not None:
-            shape = failure.shape()
-            counterexample = {
-                "threads": shape["threads"],
-                "operations": shape["operations"],
-                "preemptions": shape["preemptions"],
-                "steps": shape["steps"],
-                "artifact": None,
-            }
-        return {
-            "model": self.model,
-            "variant": self.variant,
-            "granularity": self.granularity,
-            "seed": self.seed,
-            "found": self.found,
-            "expected_failure": self.expected_failure,
-            "failure": None
-            if failure is None
-            else {"kind": failure.kind, "invariant": failure.invariant, "message": failure.message},
-            "broken_model": self.broken,
-            "examples": self.examples,
-            "examples_to_first_failure": self.first_example,
-            "seconds_to_first_failure": self.seconds_to_first_failure,
-            "seconds": round(self.seconds, 4),
-            "counterexample": counterexample,
-            "python": platform.python_version(),
-            "harness_version": harness.__version__,
-        }
+    @property
+    def variant(self) -> str:
+        return self.verdict.variant
+
+    @property
+    def kind(self) -> str:
+        return self.verdict.kind
+
+    @property
+    def found(self) -> bool:
+        return isinstance(self.verdict, Counterexample)
+
+    @property
+    def failure(self) -> Failure | None:
+        """The shrunk counterexample, if the verdict is one."""
+        return self.verdict.failure if isinstance(self.verdict, Counterexample) else None
+
+    @property
+    def first_failure(self) -> Failure | None:
+        """The first failure as found, before shrinking (also kept when interrupted)."""
+        verdict = self.verdict
+        if isinstance(verdict, Counterexample):
+            return verdict.first_failure
+        return verdict.found if isinstance(verdict, Interrupted) else None
+
+    @property
+    def broken(self) -> str | None:
+        """Why the model is broken, when the verdict says so."""
+        return self.verdict.reason if isinstance(self.verdict, BrokenModel) else None
+
+    @property
+    def evidence(self) -> Evidence | None:
+        verdict = self.verdict
+        return verdict.evidence if isinstance(verdict, (Clean, NotTested)) else None
+
+    @property
+    def as_expected(self) -> bool:
+        """Found a bug where one is expected, or none where none is (and really tested)."""
+        if not isinstance(self.verdict, (Clean, Counterexample)):
+            return False
+        return self.found == self.expected_failure
 
 
 def resolve(model: str | type[Model], variant: str | None) -> tuple[ModelSpec, list[str]]:
@@ -148,6 +162,7 @@ def _with_values(
 def _explore(
     spec: ModelSpec,
     variant: str,
+    observer: Observer,
     *,
     seed: int,
     max_examples: int,
@@ -156,10 +171,12 @@ def _explore(
     hypothesis_shrinks: bool,
     executor: Executor | None,
     stuck_after: float,
-) -> tuple[Observer, str | None]:
-    """One Hypothesis run of the model's machine: what it saw, and why the model is broken
-    if it is."""
-    observer = Observer()
+) -> None:
+    """One Hypothesis run of the model's machine, reporting to `observer`.
+
+    Raises `BrokenModelError` or `LimitationError` when the run shows the model broken or the
+    code doing something the harness cannot control.
+    """
     machine = build_machine(
         spec,
         variant,
@@ -182,17 +199,39 @@ def _explore(
         verbosity=Verbosity.quiet,
         print_blob=False,
     )
-    broken = None
     try:
         with (executor or shared_executor()).pinned():
             _run_machine(machine, settings=config)
     except CounterexampleFound:
         pass
-    except BrokenModelError as exc:
-        broken = str(exc)
     except Flaky as exc:
-        broken = f"the model is not deterministic (Hypothesis saw a flaky failure): {exc}"
-    return observer, broken
+        raise BrokenModelError(
+            f"the model is not deterministic (Hypothesis saw a flaky failure): {exc}"
+        ) from exc
+
+
+def untested_reason(spec: ModelSpec, evidence: Evidence) -> str | None:
+    """Why a hunt without failure tested nothing, or None if it did interleave workers inside
+    the code under test."""
+    if evidence.racing_rounds:
+        return None
+    modules = ", ".join(spec.cls.instrument) or "none"
+    rounds = f"{evidence.rounds:,} parallel round{'s' if evidence.rounds != 1 else ''}"
+    if evidence.points == 0:
+        return (
+            f"no scheduling point was reached in any of {rounds}: none of the code of the "
+            f"instrumented modules ({modules}) ran in a round -- check `instrument` names the "
+            "module of the code under test and that the operations call it"
+        )
+    if evidence.max_active_workers < 2:
+        return (
+            f"only one worker ever ran instrumented code ({modules}) in a round, in each of "
+            f"{rounds}: the others never reached it, so nothing could race"
+        )
+    return (
+        f"the workers never interleaved inside instrumented code ({modules}) in {rounds}: "
+        "each ran to the end before the next began"
+    )
 
 
 def hunt_spec(
@@ -206,16 +245,21 @@ def hunt_spec(
     shrink: bool = True,
     executor: Executor | None = None,
     stuck_after: float = DEFAULT_STUCK_AFTER,
-    on_first_failure: Callable[[Failure], None] | None = None,
+    on_failure: Callable[[Failure], None] | None = None,
 ) -> HuntResult:
-    """Hunt, then shrink the first failure with `harness.minimize`.
+    """Hunt, then shrink the first failure with `harness.minimize`; return the verdict.
 
     Hypothesis stops at the first failure: replaying recorded schedules, our minimiser reaches
     the minimal shape 10-20 times faster than Hypothesis's shrinker (which re-draws whole
     scenarios). Only when it falls short of that shape -- a failure that needs different
     argument values to get smaller -- is the same seed run again with Hypothesis shrinking,
-    and the smaller of the two results kept. `on_first_failure` gets the first failure the
-    moment it is found, before shrinking (the CLI saves it, so an interrupt loses nothing).
+    and the smaller of the two results kept.
+
+    `on_failure` is called with the first failure the moment it is found (before shrinking)
+    and with the final counterexample, so a caller can put it on disk at once. An interrupt
+    (Ctrl-C, SIGTERM, a pytest-timeout) is re-raised as itself with the partial result --
+    an `Interrupted` verdict keeping any failure already found -- as ``exc.harness_result``.
+    Whatever happens, the patched `threading` and `time` are restored before returning.
     """
     check_granularity(granularity)
     if not isinstance(max_examples, int) or not 1 <= max_examples <= MAX_EXAMPLES:
@@ -233,38 +277,75 @@ def hunt_spec(
         executor=executor,
         stuck_after=stuck_after,
     )
-    reduce = partial(minimize, spec, executor=executor, stuck_after=stuck_after)
     started = _real_perf_counter()
-    observer, broken = explore(hypothesis_shrinks=False)
-    examples = observer.examples
-    failure = observer.first if broken is None else None
-    if failure is not None and on_first_failure is not None:
-        on_first_failure(failure)
-    if failure is not None:
-        try:
-            if shrink:
-                failure = reduce(failure)
-                if not failure.looks_minimal():
-                    again, broken = explore(hypothesis_shrinks=True)
-                    examples += again.examples
-                    if broken is None and again.last is not None:
-                        failure = min(failure, reduce(again.last), key=rank)
-            failure = _with_values(spec, failure, executor, stuck_after) if not broken else None
-        except BrokenModelError as exc:
-            broken, failure = str(exc), None
-    seconds = _real_perf_counter() - started
-    return HuntResult(
-        model=spec.name,
-        variant=variant,
-        granularity=granularity,
-        seed=seed,
-        found=failure is not None,
-        examples=examples,
-        seconds=seconds,
-        first_example=observer.first_example,
-        seconds_to_first_failure=observer.first_seconds,
-        failure=failure,
-        first_failure=observer.first,
-        broken=broken,
-        expected_failure=variant in spec.cls.expect_failure,
-    )
+    observer = Observer(on_first=on_failure)
+    examples = 0
+
+    def result(verdict: Verdict) -> HuntResult:
+        return HuntResult(
+            verdict=verdict,
+            granularity=granularity,
+            seed=seed,
+            examples=examples or observer.examples,
+            seconds=_real_perf_counter() - started,
+            first_example=observer.first_example,
+            seconds_to_first_failure=observer.first_seconds,
+            expected_failure=variant in spec.cls.expect_failure,
+        )
+
+    was_active = active_world() is not None
+    try:
+        with interrupts.guard():
+            try:
+                explore(observer, hypothesis_shrinks=False)
+                examples = observer.examples
+                failure = observer.first
+                if failure is None:
+                    evidence = observer.coverage.evidence(examples)
+                    reason = untested_reason(spec, evidence)
+                    if reason is not None:
+                        return result(NotTested(spec.name, variant, reason, evidence))
+                    return result(Clean(spec.name, variant, evidence))
+                if shrink:
+                    failure, more = _shrink(spec, failure, explore, executor, stuck_after)
+                    examples += more
+                failure = _with_values(spec, failure, executor, stuck_after)
+                if on_failure is not None:
+                    on_failure(failure)
+                return result(Counterexample(spec.name, variant, failure, observer.first))
+            except BrokenModelError as exc:
+                return result(BrokenModel(spec.name, variant, str(exc), exc.where, exc.details))
+            except LimitationError as exc:
+                return result(Limitation(spec.name, variant, exc.what, exc.where, exc.details))
+    except BaseException as exc:
+        interrupt = as_interrupt(exc)
+        if interrupt is None:
+            raise
+        original = interrupt.original
+        original.harness_result = result(  # type: ignore[attr-defined]
+            Interrupted(spec.name, variant, interrupt.reason, observer.first)
+        )
+        raise original from None
+    finally:
+        if not was_active:
+            leave_active_world()
+
+
+def _shrink(
+    spec: ModelSpec,
+    failure: Failure,
+    explore: Callable[..., None],
+    executor: Executor | None,
+    stuck_after: float,
+) -> tuple[Failure, int]:
+    """Our minimiser first; Hypothesis's shrinker only when that falls short of minimal.
+    Returns the smallest failure and the examples the second search ran."""
+    reduced = minimize(spec, failure, executor=executor, stuck_after=stuck_after)
+    if reduced.looks_minimal():
+        return reduced, 0
+    again = Observer()
+    explore(again, hypothesis_shrinks=True)
+    if again.last is None:
+        return reduced, again.examples
+    other = minimize(spec, again.last, executor=executor, stuck_after=stuck_after)
+    return min(reduced, other, key=rank), again.examples

@@ -1,77 +1,33 @@
-"""Nothing a hunt finds is lost: counterexamples saved as found, signals, the last resort.
+"""Nothing a hunt finds is lost: counterexamples saved as they are found, and a last resort.
 
 A hunt can take a while to shrink its first failure, and Ctrl-C, a CI job's SIGTERM or a full
-disk must not cost the user the bug it already found. `Keeper` is what the CLI passes to
-`hunt_spec(on_first_failure=...)`: it writes the first failure the moment Hypothesis finds it,
-before shrinking, and the shrunk one replaces it when the hunt returns. Every write is atomic
+disk must not cost the user the bug it already found. `Keeper.keep` is what the CLI passes as
+`hunt_spec(on_failure=...)`: it writes the first failure the moment it is found, before
+shrinking, and the shrunk one replaces it. Every write is atomic
 (`harness.artifact.atomic_write`). When the chosen directory is not writable it falls back to a
 fresh temporary directory; when nothing is writable, the JSON goes to stderr in full under a
-one-line header, so it can be saved by hand.
-
-`interruptible` turns SIGTERM into `Terminated` (a KeyboardInterrupt), so both signals unwind
-the hunt the same way: the worlds it patched are restored, and the CLI says where the best
-counterexample so far is and exits 130 (SIGINT) or 143 (SIGTERM).
+one-line header, so it can be saved by hand. (Signals during a hunt are `harness.interrupts`'
+job: they unwind the hunt with its partial result, which the CLI hands to `keep_with_values`.)
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import TextIO
 
 from harness.artifact import dumps, encode, save
+from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Failure
 from harness.minimize import same_bug
-from harness.model import BrokenModelError, ModelSpec
+from harness.model import ModelSpec
 from harness.scenario import replay_failure
-
-#: Exit codes of an interrupted run: 128 + the signal's number, as shells report it.
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so that the hunt unwinds as for Ctrl-C."""
-
-
-@contextmanager
-def interruptible() -> Iterator[None]:
-    """While inside, SIGTERM raises `Terminated` (only in the main thread, and only if no one
-    else has a handler installed)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous not in (signal.SIG_DFL, None):
-        yield
-        return
-
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise Terminated
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def exit_code(interrupt: KeyboardInterrupt) -> int:
-    return EXIT_SIGTERM if isinstance(interrupt, Terminated) else EXIT_SIGINT
 
 
 class Keeper:
-    """Keeps the best counterexample of a hunt on disk; `path` is where it is now.
-
-    `spec` lets the first failure be replayed once with values captured before it is kept
-    for good (a hunt runs without them), so that the file replays with an identical trace."""
+    """Keeps the best counterexample of a hunt on disk; `path` is where it is now."""
 
     def __init__(
         self, directory: str | os.PathLike[str], spec: ModelSpec, stream: TextIO | None = None
@@ -88,15 +44,23 @@ class Keeper:
         self._fallback: Path | None = None
         self._why = ""
 
-    def first(self, failure: Failure) -> None:
-        """The hunt's `on_first_failure` hook: save it now, then once more with values."""
+    def keep_with_values(self, failure: Failure) -> Path | None:
+        """Keep `failure` after replaying it once with values captured (a hunt runs without
+        them), so that the file replays with an identical trace; as it is if that fails.
+        Called after a hunt was interrupted, outside its patched world."""
         self.keep(failure)
         try:
             again = replay_failure(self.spec, failure)
-        except BrokenModelError:
-            return  # the hunt reports it; the failure as found stays on disk
+        except (BrokenModelError, LimitationError):
+            return self.path
         if again is not None and same_bug(again, failure):
-            self.keep(again)
+            return self.keep(again)
+        return self.path
+
+    def found(self, failure: Failure) -> None:
+        """The hunt's `on_failure` hook: keep `failure` (the first one found, then the
+        shrunk one)."""
+        self.keep(failure)
 
     def keep(self, failure: Failure) -> Path | None:
         """Save `failure` as the best so far, replacing the previous file; None if it could

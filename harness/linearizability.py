@@ -9,7 +9,8 @@ value no order of the writes could produce). A model that declares a sequential 
   program order, and a call that returned before another began placed before it -- run one by
   one on the reference gives every result that was observed (and the same exception types).
 
-The search is depth-first over the workers' next calls, copying the reference at each branch;
+The search is depth-first over the workers' next calls, copying the reference at each branch
+(or rebuilding it, when it cannot be copied: see `Replica`);
 a wrong result prunes the branch at once, so rounds of the harness's size (a few workers, a
 few calls each) take microseconds. A round may be linearizable in several orders that leave
 the reference in different states, so the check carries the set of possible states from step
@@ -98,6 +99,45 @@ def apply(reference: Any, record: OpRecord) -> str | None:
     return None
 
 
+class Replica:
+    """One possible state of the sequential reference, and how to copy it.
+
+    Copies are made with `copy.deepcopy`; a reference that cannot be deep-copied (it holds a
+    lock, a file, a generator...) is rebuilt instead: a fresh one from `factory`, with the
+    calls that led to this state applied again in order.
+    """
+
+    __slots__ = ("factory", "obj", "path")
+
+    def __init__(self, obj: Any, factory: Any = None, path: tuple[OpRecord, ...] = ()) -> None:
+        self.obj = obj
+        self.factory = factory
+        self.path = path
+
+    def copy(self) -> Replica:
+        try:
+            return Replica(copy.deepcopy(self.obj), self.factory, self.path)
+        except Exception:
+            if self.factory is None:
+                raise
+        fresh = self.factory()
+        for record in self.path:
+            apply(fresh, record)
+        return Replica(fresh, self.factory, self.path)
+
+    def run(self, record: OpRecord) -> str | None:
+        """`apply` the call to this state (in place); None if the reference agrees."""
+        self.path = (*self.path, record)
+        return apply(self.obj, record)
+
+    def key(self) -> Any:
+        """Equal states collapse into one: by pickled bytes, else by the calls that led here."""
+        try:
+            return pickle.dumps(self.obj)
+        except Exception:
+            return tuple((r.op, repr(sorted(r.args.items()))) for r in self.path)
+
+
 def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
     """Every state the reference can be in after `records`, from any of `states` (not mutated).
 
@@ -113,10 +153,10 @@ def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
     finals: dict[Any, Any] = {}
     nodes = 0
 
-    def search(state: Any, heads: list[int], done: list[OpRecord]) -> None:
+    def search(state: Replica, heads: list[int], done: list[OpRecord]) -> None:
         nonlocal nodes, best
         if all(h == len(q) for h, q in zip(heads, queues, strict=True)):
-            finals.setdefault(_state_key(state), state)
+            finals.setdefault(state.key(), state)
             if len(finals) > MAX_STATES:
                 raise _GiveUp
             return
@@ -131,8 +171,8 @@ def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
             nodes += 1
             if nodes > MAX_NODES:
                 raise _GiveUp
-            trial = copy.deepcopy(state)
-            disagreement = apply(trial, record)
+            trial = state.copy()
+            disagreement = trial.run(record)
             if disagreement is not None:
                 blocked.append((record, disagreement))
                 continue
@@ -144,21 +184,12 @@ def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
 
     try:
         for state in states:
-            search(state, [0] * len(queues), [])
+            search(state if isinstance(state, Replica) else Replica(state), [0] * len(queues), [])
     except _GiveUp:
         return Verdict(states=None, explained=True)
     if not finals:
         return best
     return Verdict(states=list(finals.values()), explained=True)
-
-
-def _state_key(state: Any) -> Any:
-    """Equal reference states collapse into one (by their pickled bytes); a state that cannot
-    be pickled is kept apart from every other."""
-    try:
-        return pickle.dumps(state)
-    except Exception:
-        return id(state)
 
 
 def _before(a: OpRecord, b: OpRecord) -> bool:

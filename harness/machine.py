@@ -17,14 +17,18 @@ All checks happen in `ScenarioRunner`; a failure is recorded in the `Observer` a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
+from harness.errors import BrokenModelError
+from harness.evidence import Coverage
 from harness.failure import Call, Failure
-from harness.model import BrokenModelError, Model, ModelSpec
+from harness.model import Model, ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
+from harness.runtime.outcome import RunResult
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.runtime.world import _REAL_TIME
 from harness.scenario import ScenarioRunner
@@ -49,22 +53,29 @@ class Observer:
     Hypothesis re-runs the shrunk example last, so `last` is its minimal counterexample.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_first: Callable[[Failure], None] | None = None) -> None:
         self.started = _real_perf_counter()
         self.examples = 0
         self.first: Failure | None = None
         self.first_example: int | None = None
         self.first_seconds: float | None = None
         self.last: Failure | None = None
+        self.coverage = Coverage()
+        self._on_first = on_first
 
     def example_started(self) -> None:
         self.examples += 1
+
+    def round_ran(self, result: RunResult) -> None:
+        self.coverage.add(result)
 
     def failed(self, failure: Failure) -> None:
         if self.first is None:
             self.first = failure
             self.first_example = self.examples
             self.first_seconds = _real_perf_counter() - self.started
+            if self._on_first is not None:
+                self._on_first(failure)
         self.last = failure
 
 
@@ -130,6 +141,7 @@ def build_machine(
     schedules = schedule_strategy(cls.max_workers, per_op * cls.max_ops_per_worker)
     params = st.fixed_dictionaries(dict(cls.parameters))
     record = observer.failed if observer is not None else None
+    counted = observer.round_ran if observer is not None else None
 
     class Machine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -162,6 +174,7 @@ def build_machine(
                 executor=executor,
                 stuck_after=stuck_after,
                 on_failure=record,
+                on_round=counted,
                 capture=False,
             )
             for one in prelude:

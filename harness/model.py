@@ -41,13 +41,16 @@ from __future__ import annotations
 import inspect
 import random
 import re
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
+from harness.classify import model_codes
 from harness.errors import UsageError
 from harness.runtime.instrument import resolve_modules
 
@@ -59,10 +62,6 @@ _INVARIANT = "_harness_invariant"
 
 class ModelDefinitionError(UsageError):
     """A model is declared wrongly; the message names the model and the offending member."""
-
-
-class BrokenModelError(Exception):
-    """An invariant or setup of the model itself crashed (not an AssertionError): not a race."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ def invariant() -> Callable[[F], F]:
 
 @dataclass
 class OpRecord:
-    """One completed operation call, as the model's history keeps it."""
+    """One completed operation call, as the scenario runner records it."""
 
     worker: int | None
     op: str
@@ -155,6 +154,9 @@ class Model:
       expect_failure -- variants that are known to be unsafe: the hunt is expected to find a
                     counterexample for them (tests use it; the CLI reports it).
       max_workers, max_ops_per_worker -- bounds of a parallel round.
+      instrument_optional -- True to allow an empty `instrument`: the code under test only
+                    uses the harness-controlled locks, sleeps and queues (refused otherwise,
+                    because a hunt that instruments nothing tests nothing).
       points_per_operation -- granularity -> about how many scheduling points one operation
                     reaches; drawn preemptions are spread over that range (default: measured
                     on the Backoffer).
@@ -169,12 +171,12 @@ class Model:
     max_workers: ClassVar[int] = 8
     max_ops_per_worker: ClassVar[int] = 3
     points_per_operation: ClassVar[Mapping[str, int]] = {}
+    instrument_optional: ClassVar[bool] = False
 
     def __init__(self, variant: str, rng: random.Random, params: Mapping[str, Any]) -> None:
         self.variant = variant
         self.rng = rng
         self.params = dict(params)
-        self.history: list[OpRecord] = []
         self.setup()
 
     # -- hooks for subclasses --------------------------------------------------------------
@@ -190,7 +192,9 @@ class Model:
         time: often the unsafe class itself, or a few lines over a dict. The harness then
         checks every result: a sequential call must return what the reference returns, and a
         round must be linearizable (see `harness.linearizability`). Operations should return
-        what the object under test returned. Called once per example, after `setup`.
+        what the object under test returned. Called after `setup`, and again whenever a
+        state of the reference must be copied but cannot be deep-copied (it holds a lock,
+        say): it must then return a fresh reference like the first one.
         """
         return None
 
@@ -244,6 +248,16 @@ class ModelSpec:
     @property
     def name(self) -> str:
         return self.cls.name
+
+    @cached_property
+    def instrumented_files(self) -> dict[str, str]:
+        """File -> module of the code under test (what gets scheduling points)."""
+        return resolve_modules(self.cls.instrument)
+
+    @cached_property
+    def own_code(self) -> frozenset[types.CodeType]:
+        """The model's own functions: an exception raised there may be the model's fault."""
+        return model_codes(self.cls)
 
     def operation(self, name: str) -> Operation:
         """The operation called `name` (KeyError if the model has none)."""
@@ -312,6 +326,11 @@ def validate_model(cls: Any, origin: str = "") -> ModelSpec:
         )
     where = f"model {cls.name!r} ({label})"
     _check_declarations(cls, where)
+    if not cls.instrument and not cls.instrument_optional:
+        raise ModelDefinitionError(
+            f"{where} instruments nothing: set `instrument` to the module(s) of the code under "
+            "test (or `instrument_optional = True` if it only uses locks, sleeps and queues)"
+        )
     ops = cls.operations()
     if not ops:
         raise ModelDefinitionError(f"{where} declares no @operation")

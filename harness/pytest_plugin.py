@@ -29,14 +29,16 @@ from typing import Any
 
 import pytest
 
+from harness import report
 from harness.artifact import DEFAULT_DIRECTORY, save
-from harness.explain import explain, interleaving
-from harness.hunt import HuntResult, hunt
+from harness.errors import UsageError
+from harness.hunt import HuntResult, hunt_spec, resolve
 from harness.runtime.points import GRANULARITIES
 
 ENGINES = ("controlled",)
 MARKER_KEYS = frozenset({"points", "max_examples", "seed", "expect", "variant"})
 _PROPERTY = "harness_counterexample"
+_VERDICT = "harness_verdict"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -115,27 +117,43 @@ def _check_writable(folder: Path) -> None:
         ) from None
 
 
+def check_options(options: dict[str, Any], where: str) -> None:
+    """Validate marker or fixture options; raise `pytest.UsageError` naming the bad one."""
+    unknown = set(options) - MARKER_KEYS
+    if unknown:
+        raise pytest.UsageError(
+            f"{where}: unknown option(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(MARKER_KEYS))})"
+        )
+    points = options.get("points")
+    if points is not None and points not in GRANULARITIES:
+        raise pytest.UsageError(
+            f"{where}: points={points!r} is not a granularity (choose {', '.join(GRANULARITIES)})"
+        )
+    expect = options.get("expect")
+    if expect not in (None, "counterexample", "pass"):
+        raise pytest.UsageError(f"{where}: expect={expect!r}: use 'counterexample' or 'pass'")
+    for name in ("max_examples", "seed"):
+        value = options.get(name)
+        low = 1 if name == "max_examples" else 0
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise pytest.UsageError(f"{where}: {name}={value!r} must be an integer")
+        if value is not None and value < low:
+            raise pytest.UsageError(f"{where}: {name}={value!r} must be at least {low}")
+    variant = options.get("variant")
+    if variant is not None and not isinstance(variant, str):
+        raise pytest.UsageError(f"{where}: variant={variant!r} must be a variant name")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for marker in item.iter_markers("harness"):
-            unknown = set(marker.kwargs) - MARKER_KEYS
-            if unknown or marker.args:
-                what = ", ".join(sorted(unknown)) or "positional arguments"
+            if marker.args:
                 raise pytest.UsageError(
-                    f"{item.nodeid}: @pytest.mark.harness got unknown {what} "
+                    f"{item.nodeid}: @pytest.mark.harness takes keyword arguments only "
                     f"(known: {', '.join(sorted(MARKER_KEYS))})"
                 )
-            points = marker.kwargs.get("points")
-            if points is not None and points not in GRANULARITIES:
-                raise pytest.UsageError(
-                    f"{item.nodeid}: @pytest.mark.harness(points={points!r}): unknown granularity"
-                )
-            expect = marker.kwargs.get("expect")
-            if expect not in (None, "counterexample", "pass"):
-                raise pytest.UsageError(
-                    f"{item.nodeid}: @pytest.mark.harness(expect={expect!r}): "
-                    "use 'counterexample' or 'pass'"
-                )
+            check_options(dict(marker.kwargs), f"{item.nodeid}: @pytest.mark.harness")
 
 
 def _run_seed(config: pytest.Config) -> int:
@@ -156,8 +174,8 @@ def expect_counterexample(
 ) -> None:
     """Fail unless `result` found a counterexample (of at most this size, when given)."""
     label = f"{result.model}.{result.variant}"
-    if result.broken:
-        pytest.fail(f"{label}: broken model: {result.broken}", pytrace=False)
+    if result.kind not in ("clean", "counterexample"):
+        pytest.fail(report.headline(result), pytrace=False)
     if result.failure is None:
         pytest.fail(
             f"{label}: expected a counterexample, none found in {result.examples} examples",
@@ -178,23 +196,36 @@ def expect_counterexample(
 
 
 @pytest.fixture
-def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., HuntResult]:
-    """Hunt a model variant with this run's settings; fail the test on a counterexample.
+def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Hunt a model with this run's settings; fail the test unless the verdict is right.
 
     ``harness_hunt("backoffer.locked")`` fails with the counterexample's report if one is
-    found. ``expect="counterexample"`` inverts it for known-unsafe variants (the test passes
-    only if the bug IS found); `expect_counterexample` can then check the shape.
+    found, and also when the hunt could not test the code (not tested, broken model,
+    limitation). ``expect="counterexample"`` inverts it for known-unsafe variants (the test
+    passes only if the bug IS found); `expect_counterexample` can then check the shape.
+    With no variant (``harness_hunt("backoffer")``) every variant is hunted and each must
+    behave as the model declares (`expect_failure`); a list of results is returned.
+    Options are checked before anything runs, as strictly as the marker's.
     """
     config = request.config
     marker = request.node.get_closest_marker("harness")
     marked: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     artifacts = Path(_option(config, "artifacts"))
 
-    def run(model: str, **overrides: Any) -> HuntResult:
+    def run(model: str, **overrides: Any) -> HuntResult | list[HuntResult]:
         options = {**marked, **overrides}
-        unknown = set(options) - MARKER_KEYS
-        if unknown:
-            raise pytest.UsageError(f"harness_hunt: unknown option(s) {', '.join(sorted(unknown))}")
+        try:
+            check_options(options, "harness_hunt")
+            spec, variants = resolve(model, options.get("variant"))
+        except (pytest.UsageError, UsageError) as exc:
+            pytest.fail(str(exc), pytrace=False)
+        every = len(variants) > 1
+        if every and "expect" in options:
+            pytest.fail(
+                f"harness_hunt({model!r}): expect= needs one variant; without one every "
+                "variant is hunted and checked against the model's expect_failure",
+                pytrace=False,
+            )
         examples = options.get("max_examples") or _option(config, "max_examples")
         if examples in ("", None):
             from hypothesis import settings
@@ -203,57 +234,49 @@ def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., HuntResult]:
         seed = options.get("seed")
         if seed is None:
             seed = test_seed(_run_seed(config), request.node.nodeid)
-        result = hunt(
-            model,
-            options.get("variant"),
-            seed=int(seed),
-            max_examples=int(examples),
-            granularity=options.get("points") or _option(config, "points"),
-        )
-        if result.broken:
-            pytest.fail(
-                f"{result.model}.{result.variant}: broken model: {result.broken}", pytrace=False
+        results = []
+        for variant in variants:
+            result = hunt_spec(
+                spec,
+                variant,
+                seed=int(seed),
+                max_examples=int(examples),
+                granularity=options.get("points") or _option(config, "points"),
             )
-        expect = options.get("expect", "pass")
-        if result.failure is not None:
-            path = str(save(result.failure, artifacts))
-            request.node.user_properties.append((_PROPERTY, path))
-            report = _report(result, path)
-            request.node.add_report_section("call", "harness", report)
-            if expect == "pass":
-                pytest.fail(report, pytrace=False)
-        elif expect == "counterexample":
-            expect_counterexample(result)
-        return result
+            expect = options.get("expect", "counterexample" if result.expected_failure else "pass")
+            _judge(request, result, expect if every else options.get("expect", "pass"), artifacts)
+            results.append(result)
+        return results if every else results[0]
 
     return run
 
 
-def _report(result: HuntResult, path: str) -> str:
-    failure = result.failure
-    assert failure is not None
-    scenario = failure.describe().split("\n", 2)[2]
-    traceback = failure.details if failure.kind == "exception" else ""
-    return "\n".join(
-        [
-            explain(failure),
-            *([traceback.rstrip()] if traceback else []),
-            "",
-            scenario,
-            "",
-            interleaving(failure),
-            "",
-            f"counterexample: {path}",
-            f"replay: harness replay {path}",
-        ]
-    )
+def _judge(request: pytest.FixtureRequest, result: HuntResult, expect: str, folder: Path) -> None:
+    """Fail the test unless `result` is what `expect` asks for; attach the report."""
+    if result.kind not in ("clean", "counterexample"):
+        request.node.add_report_section("call", "harness", report.pytest_text(result))
+        pytest.fail(report.pytest_text(result), pytrace=False)
+    if result.failure is not None:
+        path = str(save(result.failure, folder))
+        request.node.user_properties.append((_PROPERTY, path))
+        text = report.pytest_text(result, path)
+        request.node.add_report_section("call", "harness", text)
+        if expect == "pass":
+            pytest.fail(f"{result.model}.{result.variant}: {text}", pytrace=False)
+    else:
+        request.node.add_report_section("call", "harness", report.headline(result))
+        request.node.user_properties.append((_VERDICT, report.headline(result)))
+        if expect == "counterexample":
+            expect_counterexample(result)
 
 
 class _Summary:
-    """Collects counterexample paths from every report (xdist workers' included) for the end."""
+    """Collects counterexample paths and clean verdicts from every report (xdist workers'
+    included) for the end of the run; the clean evidence is shown with ``-v``."""
 
     def __init__(self) -> None:
         self.found: list[tuple[str, str, str]] = []
+        self.verdicts: list[tuple[str, str]] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
@@ -261,8 +284,14 @@ class _Summary:
         for name, value in report.user_properties:
             if name == _PROPERTY:
                 self.found.append((report.nodeid, str(value), report.outcome))
+            elif name == _VERDICT:
+                self.verdicts.append((report.nodeid, str(value)))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.verdicts and terminalreporter.config.option.verbose > 0:
+            terminalreporter.section("harness verdicts")
+            for nodeid, line in sorted(self.verdicts):
+                terminalreporter.write_line(f"{nodeid}: {line}")
         if not self.found:
             return
         terminalreporter.section("harness counterexamples")

@@ -22,10 +22,16 @@ from typing import Any
 
 from harness.artifact import Artifact, check_model
 from harness.catalog import all_models, find_model, split_variant
-from harness.errors import ArtifactError, UntrustedModelError, UsageError
+from harness.errors import (
+    ArtifactError,
+    BrokenModelError,
+    LimitationError,
+    UntrustedModelError,
+    UsageError,
+)
 from harness.failure import Failure
 from harness.minimize import same_bug
-from harness.model import BrokenModelError, ModelSpec
+from harness.model import ModelSpec
 from harness.scenario import replay
 from harness.trace import Trace
 
@@ -177,6 +183,8 @@ def replay_artifact(
         )
     except BrokenModelError as exc:
         raise UsageError(f"broken model {spec.name}.{chosen}: {exc}") from None
+    except LimitationError as exc:
+        raise UsageError(f"limitation replaying {spec.name}.{chosen}: {exc}") from None
     if failure is None:
         return ReplayOutcome(False, False, None, "the scenario no longer fails", None, note, ref)
     recorded = artifact.recorded

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from harness.classify import blame, broken, site
+from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Call, CounterexampleFound, Failure, Step
-from harness.linearizability import linearize
-from harness.model import BrokenModelError, Model, ModelSpec, OpRecord
+from harness.linearizability import Replica, linearize
+from harness.model import Model, ModelSpec, OpRecord
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
-from harness.runtime.outcome import Deadlock, Livelock, RunResult
+from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, WorkerError
 from harness.runtime.world import UncontrolledThreadError, World
 from harness.schedule.drawn import DrawnSchedule, ThreadPreemption
 from harness.trace import Trace
@@ -46,6 +49,7 @@ class ScenarioRunner:
         stuck_after: float = DEFAULT_STUCK_AFTER,
         max_steps: int = ROUND_MAX_STEPS,
         on_failure: Callable[[Failure], None] | None = None,
+        on_round: Callable[[RunResult], None] | None = None,
         capture: bool = True,
     ) -> None:
         """`capture` records keys and values in traces; hunting leaves it off for speed (about
@@ -61,25 +65,41 @@ class ScenarioRunner:
         self.stuck_after = stuck_after
         self.max_steps = max_steps
         self.on_failure = on_failure
+        self.on_round = on_round
         self.capture = capture
         self.ops = {op.name: op for op in spec.operations}
         self.scenario: list[Step] = []
+        #: Every completed call, in order: what the linearizability check reads. Kept here,
+        #: not on the model, so that a model may use any attribute name it likes.
+        self.history: list[OpRecord] = []
         self.last_round: RunResult | None = None
         self.world: World | None = World(owner_virtual=False).__enter__()
         try:
+            self.world.control_imports(spec.instrumented_files.values())
             with self.world.virtual_time():
                 self.model = self.cls(variant, random.Random(seed), params)
                 reference = self.model.reference()
-                self.reference_states = None if reference is None else [reference]
-        except Exception as exc:
+                self.reference_states = (
+                    None if reference is None else [Replica(reference, self.model.reference)]
+                )
+        except (Exception, SystemExit, GeneratorExit) as exc:
             self.close()
-            raise BrokenModelError(
-                f"setup of model {self.cls.name!r} raised {type(exc).__name__}: {exc}"
-            ) from exc
+            raise self._broken(exc, f"setup of model {self.cls.name!r}") from exc
         except BaseException:
             self.close()
             raise
-        self.check_invariants(None)
+        try:
+            self.check_invariants(None)
+        except CounterexampleFound as found:
+            self.close()
+            failure = found.failure
+            raise BrokenModelError(
+                f"invariant {failure.invariant} of model {self.cls.name!r} fails before any "
+                f"operation ran (right after setup): {failure.message}"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         """Leave the World (restores threading and time). Safe to call twice."""
@@ -118,18 +138,24 @@ class ScenarioRunner:
             try:
                 result = op.call(model, None, args)
             except op.raises as exc:
-                model.history.append(OpRecord(None, name, args, None, exc))
-            except Exception as exc:
-                model.history.append(OpRecord(None, name, args, None, exc))
+                self.history.append(OpRecord(None, name, args, None, exc))
+            except (Exception, SystemExit, GeneratorExit) as exc:
+                self.history.append(OpRecord(None, name, args, None, exc))
+                details = "".join(traceback.format_exception(exc))
+                verdict = blame(exc, self.spec.own_code, self.spec.instrumented_files)
+                if verdict.party == "model":
+                    raise broken(exc, f"operation {name}", verdict.where, details) from exc
                 self.fail(
                     "exception",
                     f"{name} raised {type(exc).__name__}: {exc}",
-                    details="".join(traceback.format_exception(exc)),
+                    details=details,
+                    exception_type=type(exc).__name__,
+                    where=verdict.where,
                 )
             else:
-                model.history.append(OpRecord(None, name, args, result))
+                self.history.append(OpRecord(None, name, args, result))
         self.check_invariants(None)
-        self.check_results(model.history[-1:], None)
+        self.check_results(self.history[-1:], None)
 
     def parallel(
         self,
@@ -138,16 +164,14 @@ class ScenarioRunner:
         noise: tuple[int, int] | None = None,
     ) -> RunResult:
         """A round: one controlled worker thread per call list, interleaved by the schedule."""
-        world = self._world()
+        self._world()  # raises if closed
         step = Step("round", calls, drawn=list(preemptions), noise=noise)
         self.scenario.append(step)
-        model = self.model
-        with world.virtual_time():
-            model.begin_round(len(calls))
+        self._model_hook("begin_round", len(calls))
         schedule = DrawnSchedule(preemptions, noise)
         step.call_points = [[] for _ in calls]
         order = itertools.count()
-        first_record = len(model.history)
+        first_record = len(self.history)
         workers = [
             self._worker(i, c, schedule, step.call_points[i], order) for i, c in enumerate(calls)
         ]
@@ -163,21 +187,26 @@ class ScenarioRunner:
         step.taken = list(result.preemptions)
         step.steps = result.steps
         self.last_round = result
-        if result.hang is not None:
-            hang = result.hang
-            kind = (
-                "deadlock"
-                if isinstance(hang, Deadlock)
-                else "livelock"
-                if isinstance(hang, Livelock)
-                else "stuck"
-            )
-            self.fail(kind, hang.describe().split("\n")[0], result, details=hang.describe())
-        with world.virtual_time():
-            model.end_round()
+        if self.on_round is not None:
+            self.on_round(result)
         for err in result.errors:
-            if isinstance(err.exception, UncontrolledThreadError):
-                raise BrokenModelError(f"model {self.cls.name!r}: {err.exception}")
+            self._not_a_race(err)
+        hang = result.hang
+        if isinstance(hang, Stuck):
+            raise LimitationError(
+                f"model {self.cls.name!r}: worker {hang.thread} blocked outside instrumented "
+                f"code for {hang.seconds:.1f} s (a real C lock, a blocking C call or a thread "
+                "the harness does not control); its OS thread is abandoned",
+                what="a worker blocked outside instrumented code",
+                where=_stuck_site(hang),
+                details=hang.describe(),
+            )
+        if hang is not None:
+            kind = "deadlock" if isinstance(hang, Deadlock) else "livelock"
+            self.fail(
+                kind, hang.describe().split("\n")[0], result, details=hang.describe(), hang=hang
+            )
+        self._model_hook("end_round")
         if result.errors:
             err = result.errors[0]
             exc = err.exception
@@ -186,10 +215,41 @@ class ScenarioRunner:
                 f"worker {err.thread} raised {type(exc).__name__}: {exc}",
                 result,
                 details=err.traceback,
+                worker=err.thread,
+                exception_type=type(exc).__name__,
+                where=blame(exc, self.spec.own_code, self.spec.instrumented_files).where,
             )
         self.check_invariants(result)
-        self.check_results(model.history[first_record:], result)
+        self.check_results(self.history[first_record:], result)
         return result
+
+    def _not_a_race(self, err: WorkerError) -> None:
+        """Raise for a worker exception that is no race: a thread the code started itself (a
+        limitation), or a mistake in the model's own operation code."""
+        exc = err.exception
+        if isinstance(exc, UncontrolledThreadError):
+            raise LimitationError(
+                f"model {self.cls.name!r}: {exc}",
+                what="a thread started by the code under test",
+                where=str(exc).split(" at ", 1)[-1].split(" ", 1)[0],
+                details=err.traceback,
+            )
+        verdict = blame(exc, self.spec.own_code, self.spec.instrumented_files)
+        if verdict.party == "model":
+            raise broken(exc, f"worker {err.thread}'s operation", verdict.where, err.traceback)
+
+    def _model_hook(self, name: str, *args: Any) -> None:
+        """Call a round hook of the model (`begin_round`, `end_round`): a crash there is the
+        model's."""
+        with self._world().virtual_time():
+            try:
+                getattr(self.model, name)(*args)
+            except (Exception, SystemExit, GeneratorExit) as exc:
+                raise self._broken(exc, f"{name} of model {self.cls.name!r}") from exc
+
+    def _broken(self, exc: BaseException, what: str) -> BrokenModelError:
+        where = blame(exc, self.spec.own_code, self.spec.instrumented_files).where
+        return broken(exc, what, where, "".join(traceback.format_exception(exc)))
 
     def _worker(
         self,
@@ -201,7 +261,7 @@ class ScenarioRunner:
     ) -> Callable[[], None]:
         """One worker's body. `order` numbers call starts and returns in real time (only one
         controlled thread runs at a time, so drawing from it needs no lock)."""
-        model, ops = self.model, self.ops
+        model, ops, history = self.model, self.ops, self.history
 
         def body() -> None:
             for name, args in calls:
@@ -219,7 +279,7 @@ class ScenarioRunner:
                     raise
                 finally:
                     record = OpRecord(worker, name, args, result, error, start, next(order))
-                    model.history.append(record)
+                    history.append(record)
             marks.append(schedule.reached(worker))
 
         return body
@@ -236,10 +296,9 @@ class ScenarioRunner:
                     self.fail(
                         "invariant", str(exc) or inv.doc or inv.name, result, invariant=inv.name
                     )
-                except Exception as exc:
-                    raise BrokenModelError(
-                        f"invariant {inv.name} of model {self.cls.name!r} raised "
-                        f"{type(exc).__name__} (not AssertionError): {exc}"
+                except (Exception, SystemExit, GeneratorExit) as exc:
+                    raise self._broken(
+                        exc, f"invariant {inv.name} of model {self.cls.name!r} (not by assert)"
                     ) from exc
 
     def check_results(self, records: list[OpRecord], result: RunResult | None) -> None:
@@ -249,10 +308,9 @@ class ScenarioRunner:
         with self._world().virtual_time():
             try:
                 verdict = linearize(self.reference_states, records)
-            except Exception as exc:
-                raise BrokenModelError(
-                    f"the sequential reference of model {self.cls.name!r} raised "
-                    f"{type(exc).__name__} outside the operation's expected errors: {exc}"
+            except (Exception, SystemExit, GeneratorExit) as exc:
+                raise self._broken(
+                    exc, f"the sequential reference of model {self.cls.name!r}"
                 ) from exc
         if not verdict.explained:
             self.fail("linearizability", verdict.summary(), result, details=verdict.describe())
@@ -266,6 +324,10 @@ class ScenarioRunner:
         *,
         invariant: str | None = None,
         details: str = "",
+        worker: int | None = None,
+        exception_type: str | None = None,
+        where: str = "",
+        hang: Deadlock | Livelock | None = None,
     ) -> None:
         shown = result or self.last_round
         failure = Failure(
@@ -283,6 +345,10 @@ class ScenarioRunner:
             params=dict(self.params),
             details=details,
             model_ref=f"{self.cls.__module__}:{self.cls.__qualname__}",
+            worker=worker,
+            exception_type=exception_type,
+            where=where,
+            hang=hang,
         )
         if self.on_failure is not None:
             self.on_failure(failure)
@@ -340,3 +406,10 @@ def replay_failure(
         stuck_after=stuck_after,
         capture=capture,
     )
+
+
+def _stuck_site(hang: Stuck) -> str:
+    """``file.py:line`` of the innermost frame of the stuck thread's stack (where it blocked)."""
+    stack = hang.stacks.get(hang.thread, "")
+    frames = re.findall(r'File "([^"]+)", line (\d+)', stack)
+    return site(frames[-1][0], int(frames[-1][1])) if frames else ""

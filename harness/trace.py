@@ -91,6 +91,8 @@ def _short(value: Any) -> str:
 
 
 RawEvent = tuple[int, int, Point, "list[Any] | None"]
+#: (thread, location, kind, target) of one point.
+Site = tuple[int, str, str, str]
 
 
 def event_from_raw(raw: RawEvent) -> TraceEvent:
@@ -142,7 +144,21 @@ class Trace(Sequence[TraceEvent]):
 
     def threads(self) -> list[int]:
         """The thread that reached each point, in order: what `ReplaySchedule` replays."""
+        if self._events is None:
+            return [r[1] for r in self._raw]
         return [e.thread for e in self.events]
+
+    def sites(self, kinds: frozenset[str] | set[str] | dict[str, Any]) -> Iterator[Site]:
+        """``(thread, location, kind, target)`` of every point of one of `kinds`, in order,
+        without building events (the evidence of a hunt reads every round this way)."""
+        if self._events is None:
+            for _step, thread, point, _detail in self._raw:
+                if point.kind in kinds:
+                    yield thread, point.location, point.kind, point.target
+            return
+        for e in self._events:
+            if e.kind in kinds:
+                yield e.thread, e.location, e.kind, e.target
 
     def to_json(self) -> list[dict[str, Any]]:
         return [e.to_json() for e in self.events]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from harness.artifact import SCHEMA
@@ -22,31 +23,37 @@ def test_hunt_unsafe_json_contract_and_artifact(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) >= {
+    assert set(data) == {"schema", "model", "kind", "results", "python", "harness_version"}
+    assert data["schema"] == 2 and data["model"] == "backoffer"
+    assert data["kind"] == "counterexample"
+    [result] = data["results"]  # one shape whatever the number of variants
+    assert set(result) >= {
         "model",
         "variant",
+        "kind",
+        "subkind",
         "found",
-        "failure",
         "examples",
         "seconds_to_first_failure",
         "seconds",
         "counterexample",
-        "python",
-        "harness_version",
     }
-    assert data["model"] == "backoffer" and data["variant"] == "unsafe" and data["found"]
-    assert data["failure"]["kind"] == "invariant"
-    cx = data["counterexample"]
+    assert result["variant"] == "unsafe" and result["found"]
+    assert result["kind"] == "counterexample" and result["subkind"] == "invariant"
+    cx = result["counterexample"]
     assert (cx["threads"], cx["operations"], cx["preemptions"]) == (2, 2, 1)
     saved = json.loads(Path(cx["artifact"]).read_text())
     assert saved["schema"] == SCHEMA and saved["variant"] == "unsafe"
-    assert saved["verdict"]["invariant"] == data["failure"]["invariant"]
+    assert saved["verdict"]["invariant"] == result["invariant"]
 
 
 def test_hunt_fixed_variant_exits_zero(tmp_path: Path) -> None:
     done = run_cli("hunt", "backoffer.locked", "--max-examples", "30", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "no failure in" in done.stdout
+    # The clean verdict carries its evidence: what was explored, in one line.
+    line = done.stdout.strip()
+    assert re.match(r"backoffer\.locked: clean: 3\d examples, ", line), line
+    assert "racing rounds of" in line and "conflict pairs seen both ways" in line, line
 
 
 def test_unknown_model_and_variant_exit_2_with_one_line(tmp_path: Path) -> None:

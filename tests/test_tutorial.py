@@ -45,13 +45,11 @@ def test_tutorial_model_is_caught_and_its_fix_passes(tutorial: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
-    unsafe, locked = data["variants"]
-    assert unsafe["found"] and not locked["found"]
+    unsafe, locked = data["results"]
+    assert unsafe["found"] and not locked["found"] and locked["kind"] == "clean"
     cx = unsafe["counterexample"]
     assert (cx["threads"], cx["operations"], cx["preemptions"]) == (2, 2, 1)
-    assert (
-        "oversold" in unsafe["failure"]["message"] or "lost update" in unsafe["failure"]["message"]
-    )
+    assert "oversold" in unsafe["message"] or "lost update" in unsafe["message"]
 
 
 def test_tutorial_pytest_file_passes(tutorial: Path) -> None:

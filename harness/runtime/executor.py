@@ -365,6 +365,15 @@ class Run:
         self.live.clear()
         self.done.release()
 
+    def interrupt(self, patience: float) -> None:
+        """Called by the test thread when it is interrupted: make every worker unwind at its
+        next point, wait up to `patience` seconds for them, then abandon what is left."""
+        if not self.live:
+            return
+        self._abort(None)
+        if not self.done.acquire(timeout=patience):
+            self.abandon_all()
+
     def progress(self) -> tuple[int, int, int]:
         return (self.step, self.switches, self.finished_count)
 
@@ -597,7 +606,13 @@ class Executor:
                 )
             run.current = first
             workers[first].baton.release()
-            self._watch(run, stuck_after)
+            try:
+                self._watch(run, stuck_after)
+            except BaseException:
+                # Interrupted (Ctrl-C, a timeout) while the workers run: unwind them before
+                # leaving, so that the pool is clean for the next run in this process.
+                run.interrupt(stuck_after)
+                raise
         finally:
             for worker in workers:
                 registry.unregister(worker.ident)

@@ -185,6 +185,17 @@ def _describe(
     return "op", "", None, None
 
 
+def _demangled(target: str, qualname: str) -> str:
+    """``self._Cache__size`` -> ``self.__size`` inside class ``Cache``: the name as the code
+    writes it (Python stores it mangled; the trace and the explanation use the written one)."""
+    head, dot, name = target.rpartition(".")
+    for cls in qualname.split(".")[:-1]:
+        prefix = f"_{cls.lstrip('_')}__"
+        if name.startswith(prefix) and not name.endswith("__"):
+            return f"{head}{dot}__{name[len(prefix) :]}"
+    return target
+
+
 def _is_access(opname: str) -> bool:
     return (
         opname in _ATTR_READ
@@ -232,6 +243,8 @@ def compute_points(code: types.CodeType, module: str, granularity: str) -> dict[
         if not (granularity == "opcode" or access or ins.offset in gil_kinds):
             continue
         kind, target, owner, key = _describe(instrs, i)
+        if "__" in target:
+            target = _demangled(target, code.co_qualname)
         if kind == "op" or (kind == "call" and granularity == "gil"):
             kind = gil_kinds.get(ins.offset, "op")
         attr = ins.argval if kind in ("read", "write", "delete") and owner and not key else None

@@ -12,24 +12,28 @@ Only the thread that entered the world (the test thread) and the run's controlle
 virtual time; any other thread in the process gets the real functions, so pytest-timeout,
 xdist and friends keep working.
 
-Not covered: names bound before the world was entered (`from time import sleep`, a lock
-created at import time) keep the real objects. `queue.SimpleQueue` is implemented in C and
-cannot be controlled; a worker blocking on it is reported by the stuck-thread watchdog.
+Names the code under test bound at import (`from time import sleep`, `from _thread import
+RLock`, a `timer=time.monotonic` default) are swapped too, for the instrumented modules (see
+`control_imports`). Not covered: a lock *created* at import time stays a real lock (a worker
+blocking on it is reported as a limitation by the stuck-thread watchdog), and so does
+`queue.SimpleQueue`, which is implemented in C.
 """
 
 from __future__ import annotations
 
+import _thread
 import queue
 import threading
 import time
 from _thread import get_ident
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 from harness.runtime import registry
 from harness.runtime.clock import VirtualClock
+from harness.runtime.rebind import Rebinding
 from harness.runtime.registry import controlled_thread
 from harness.runtime.sync import Lock, caller_site, reset_lock_numbering
 
@@ -50,6 +54,11 @@ _REAL_THREADING = {
 }
 
 _REAL_THREAD_START = threading.Thread.start
+_REAL_THREAD_MODULE = {
+    name: getattr(_thread, name)
+    for name in ("allocate_lock", "allocate", "RLock")
+    if hasattr(_thread, name)
+}
 
 _active: World | None = None
 
@@ -71,6 +80,19 @@ def active_world() -> World | None:
     return _active
 
 
+def leave_active_world() -> bool:
+    """Leave the active world, if one is still active (restoring `threading` and `time`).
+
+    The last line of defence: a hunt calls it whatever happened, so that no outcome --
+    an exception escaping the harness included -- leaves the process patched. True if a world
+    had to be left.
+    """
+    if _active is None:
+        return False
+    _active.__exit__(None, None, None)
+    return True
+
+
 class World:
     """Context manager that patches `threading` and `time` for one example.
 
@@ -85,6 +107,16 @@ class World:
         # only around model code, so that Hypothesis's own timing stays real.
         self.owner_virtual = owner_virtual
         self.in_model = False  # inside `virtual_time`: see there
+        self._rebinding: Rebinding | None = None
+
+    def control_imports(self, modules: Iterable[str]) -> int:
+        """Point real primitives that `modules` bound at import (``from _thread import
+        RLock``, ``timer=time.monotonic`` defaults...) at this world's controlled ones until
+        it is left (see `harness.runtime.rebind`). Returns how many places were swapped."""
+        if self._rebinding is not None:
+            self._rebinding.undo()
+        self._rebinding = Rebinding(modules, _REAL_TIME)
+        return self._rebinding.count
 
     def _virtual(self) -> bool:
         return controlled_thread() is not None or (self.owner_virtual and get_ident() == self.owner)
@@ -122,6 +154,11 @@ class World:
         tb: TracebackType | None,
     ) -> None:
         global _active
+        if self._rebinding is not None:
+            self._rebinding.undo()
+            self._rebinding = None
+        for name, real in _REAL_THREAD_MODULE.items():
+            setattr(_thread, name, real)
         for name, real in _REAL_TIME.items():
             setattr(time, name, real)
         for name, real in _REAL_THREADING.items():
@@ -165,6 +202,13 @@ class World:
         threading._allocate_lock = Lock  # type: ignore[attr-defined]
         threading._CRLock = None  # type: ignore[attr-defined]
         threading._time = time.monotonic  # type: ignore[attr-defined]
+        # Code that calls the C module directly (`_thread.allocate_lock()`) gets controlled
+        # locks too; the harness keeps its own real factory (`sync.REAL_ALLOCATE_LOCK`).
+        for name in ("allocate_lock", "allocate"):
+            if hasattr(_thread, name):
+                setattr(_thread, name, Lock)
+        if hasattr(_thread, "RLock"):
+            _thread.RLock = threading._PyRLock  # type: ignore[attr-defined,misc]
 
         def start(thread: threading.Thread) -> None:
             if controlled_thread() is not None:

@@ -1,0 +1,162 @@
+"""What a hunt actually explored: the evidence behind "clean" (and behind "not tested").
+
+"No failure in 100 examples" says nothing if the workers never ran the code under test at the
+same time. `Coverage` watches every parallel round's trace and counts what matters for a race:
+rounds in which two or more workers interleaved inside instrumented code, the switches taken,
+the distinct interleavings, and *conflict pairs* -- two accesses to the same location (the
+static target, e.g. ``self.total_sleep`` or ``self.d[k]``) by different workers where at least
+one writes -- and whether each pair was seen in both orders. A pair never reversed is an
+interleaving the hunt never tried; the report names such pairs.
+
+Cost: one pass over each round's raw trace, a few dict look-ups per access point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.runtime.outcome import RunResult
+
+_ACCESSES = {"read": False, "write": True, "delete": True}
+#: Pairs named in the report when some were never seen both ways.
+SHOWN_PAIRS = 4
+
+Site = tuple[str, str, str]  # (location, kind, target)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The explored-space figures of one hunt (all zero when nothing ran)."""
+
+    examples: int = 0
+    rounds: int = 0
+    racing_rounds: int = 0
+    switches: int = 0
+    schedules: int = 0
+    conflict_pairs: int = 0
+    reversed_pairs: int = 0
+    points: int = 0
+    #: The most workers that reached an instrumented point in one round.
+    max_active_workers: int = 0
+    never_reversed: tuple[str, ...] = field(default_factory=tuple)
+
+    def line(self) -> str:
+        """``110 examples, 96 racing rounds, 1,204 switches, 37/41 conflict pairs seen both
+        ways`` -- what the CLI prints after "clean"."""
+        parts = [
+            _count(self.examples, "example"),
+            f"{self.racing_rounds:,} racing round{'s' if self.racing_rounds != 1 else ''} "
+            f"of {self.rounds:,}",
+            _count(self.switches, "switch", "switches"),
+            _count(self.schedules, "distinct interleaving"),
+        ]
+        if self.conflict_pairs:
+            parts.append(
+                f"{self.reversed_pairs}/{self.conflict_pairs} conflict pairs seen both ways"
+            )
+        else:
+            parts.append("no conflicting accesses seen")
+        return ", ".join(parts)
+
+    def gaps(self) -> str:
+        """The plain statement of low coverage, or "" when every pair was seen both ways."""
+        missing = self.conflict_pairs - self.reversed_pairs
+        if missing <= 0:
+            return ""
+        shown = "; ".join(self.never_reversed)
+        more = f" (and {missing - len(self.never_reversed)} more)" if missing > SHOWN_PAIRS else ""
+        return f"{missing} conflict pair(s) never reversed: {shown}{more}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "examples": self.examples,
+            "rounds": self.rounds,
+            "racing_rounds": self.racing_rounds,
+            "switches": self.switches,
+            "distinct_interleavings": self.schedules,
+            "conflict_pairs": self.conflict_pairs,
+            "conflict_pairs_both_ways": self.reversed_pairs,
+            "never_reversed": list(self.never_reversed),
+            "points": self.points,
+            "max_active_workers": self.max_active_workers,
+        }
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+class Coverage:
+    """Accumulates `Evidence` over the rounds of a hunt."""
+
+    def __init__(self) -> None:
+        self.rounds = 0
+        self.racing = 0
+        self.switches = 0
+        self.points = 0
+        self.max_active = 0
+        self._schedules: set[int] = set()
+        self._ordered: set[tuple[Site, Site]] = set()
+
+    def add(self, result: RunResult) -> None:
+        """Count one parallel round from its trace."""
+        self.rounds += 1
+        sequence = result.trace.threads()
+        self.points += len(sequence)
+        active = set(sequence)
+        self.max_active = max(self.max_active, len(active))
+        runs = 0
+        previous = None
+        for tid in sequence:
+            if tid != previous:
+                runs += 1
+                previous = tid
+        self.switches += max(0, runs - 1)
+        if len(active) >= 2 and runs > len(active):
+            self.racing += 1
+        self._schedules.add(hash(tuple(sequence)))
+        self._conflicts(result)
+
+    def _conflicts(self, result: RunResult) -> None:
+        seen: dict[str, dict[Site, set[int]]] = {}
+        ordered = self._ordered
+        for tid, location, kind, target in result.trace.sites(_ACCESSES):
+            site = (location, kind, target)
+            writes = _ACCESSES[kind]
+            prior = seen.get(target)
+            if prior is None:
+                prior = seen[target] = {}
+            for other, tids in prior.items():
+                if (writes or _ACCESSES[other[1]]) and (len(tids) > 1 or tid not in tids):
+                    ordered.add((other, site))
+            mine = prior.get(site)
+            if mine is None:
+                prior[site] = {tid}
+            else:
+                mine.add(tid)
+
+    def evidence(self, examples: int) -> Evidence:
+        pairs: dict[frozenset[Site], bool] = {}
+        for a, b in self._ordered:
+            key = frozenset((a, b))
+            pairs[key] = pairs.get(key, False) or a == b or (b, a) in self._ordered
+        never = sorted(_pair_text(k) for k, both in pairs.items() if not both)
+        return Evidence(
+            examples=examples,
+            rounds=self.rounds,
+            racing_rounds=self.racing,
+            switches=self.switches,
+            schedules=len(self._schedules),
+            conflict_pairs=len(pairs),
+            reversed_pairs=sum(pairs.values()),
+            points=self.points,
+            max_active_workers=self.max_active,
+            never_reversed=tuple(never[:SHOWN_PAIRS]),
+        )
+
+
+def _pair_text(pair: frozenset[Site]) -> str:
+    sites = sorted(pair)
+    a, b = sites[0], sites[-1]
+    return f"{a[1]} {a[2]} at {a[0]} / {b[1]} {b[2]} at {b[0]}"

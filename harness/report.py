@@ -1,0 +1,183 @@
+"""The one reporter: every verdict rendered for people (terminal, pytest) and for programs
+(``--json``).
+
+The CLI, the pytest plugin and the HTML page call these functions and print what they return;
+none of them composes verdict text of its own, so a verdict reads the same everywhere. The
+text is built from the verdict's fields, never by re-parsing a message.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Sequence
+from typing import Any
+
+import harness
+from harness.explain import explain, interleaving
+from harness.failure import Failure
+from harness.hunt import HuntResult
+from harness.replay import replay_command
+from harness.verdict import (
+    JSON_SCHEMA,
+    BrokenModel,
+    Clean,
+    Counterexample,
+    Interrupted,
+    Limitation,
+    NotTested,
+)
+
+
+def headline(result: HuntResult) -> str:
+    """One line: the verdict of one variant."""
+    verdict = result.verdict
+    label = verdict.label
+    if isinstance(verdict, Counterexample):
+        expectation = "expected" if result.expected_failure else "NOT expected"
+        first = (result.seconds_to_first_failure or 0.0) * 1000
+        return (
+            f"{label}: COUNTEREXAMPLE ({expectation}) in example {result.first_example}, after "
+            f"{first:.0f} ms; shrunk in {result.seconds:.2f} s total"
+        )
+    if isinstance(verdict, Clean):
+        note = "as expected" if not result.expected_failure else "but a race was expected"
+        return (
+            f"{label}: clean: {verdict.evidence.line()} ({result.seconds:.2f} s, "
+            f"{result.granularity} points) -- {note}"
+        )
+    if isinstance(verdict, NotTested):
+        return f"{label}: NOT TESTED: {verdict.reason}"
+    if isinstance(verdict, BrokenModel):
+        return f"{label}: broken model: {verdict.reason}"
+    if isinstance(verdict, Limitation):
+        at = f" (at {verdict.where})" if verdict.where else ""
+        return f"{label}: LIMITATION: {verdict.what}{at}: the harness cannot control it"
+    assert isinstance(verdict, Interrupted)
+    kept = "; a failure found before it is kept" if verdict.found is not None else ""
+    return f"{label}: interrupted ({verdict.reason}) after {result.examples} examples{kept}"
+
+
+def failure_text(failure: Failure, *, full: bool = False) -> str:
+    """The explanation, the scenario and the interleaving table of a failure."""
+    parts = [explain(failure)]
+    if failure.kind == "exception" and failure.details:
+        parts.append(failure.details.rstrip())
+    parts += ["", failure.describe().split("\n", 2)[2], "", interleaving(failure, full=full)]
+    return "\n".join(parts)
+
+
+def hunt_text(result: HuntResult, artifact: str | None = None) -> str:
+    """What ``harness hunt`` prints for one variant."""
+    lines = [headline(result)]
+    verdict = result.verdict
+    if isinstance(verdict, Counterexample) and verdict.failure is not None:
+        lines.append(_indent(failure_text(verdict.failure)))
+    elif isinstance(verdict, Clean) and verdict.evidence.gaps():
+        lines.append("  " + verdict.evidence.gaps())
+    elif isinstance(verdict, Limitation):
+        lines.append(_indent(verdict.details.split("\n--- ")[0]))
+    if artifact:
+        lines += [f"  saved: {artifact}", f"  replay: {_replay_command(result, artifact)}"]
+    if isinstance(verdict, Counterexample):
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _replay_command(result: HuntResult, artifact: str) -> str:
+    failure = result.failure or result.first_failure
+    return replay_command(artifact, failure) if failure else f"harness replay {artifact}"
+
+
+def pytest_text(result: HuntResult, artifact: str | None = None) -> str:
+    """The report section (and failure message) of a pytest test that hunted."""
+    verdict = result.verdict
+    if isinstance(verdict, Counterexample) and verdict.failure is not None:
+        lines = [failure_text(verdict.failure)]
+        if artifact:
+            command = replay_command(artifact, verdict.failure)
+            lines += ["", f"counterexample: {artifact}", f"replay: {command}"]
+        return "\n".join(lines)
+    text = headline(result)
+    if isinstance(verdict, BrokenModel) and verdict.details:
+        text += "\n" + verdict.details.rstrip()
+    if isinstance(verdict, Clean) and verdict.evidence.gaps():
+        text += "\n" + verdict.evidence.gaps()
+    return text
+
+
+def result_json(result: HuntResult, artifact: str | None = None) -> dict[str, Any]:
+    """One variant's result for ``--json``."""
+    verdict = result.verdict
+    failure = result.failure
+    counterexample = None
+    if failure is not None:
+        shape = failure.shape()
+        counterexample = {
+            "threads": shape["threads"],
+            "operations": shape["operations"],
+            "preemptions": shape["preemptions"],
+            "steps": shape["steps"],
+            "artifact": artifact,
+        }
+    return {
+        "model": verdict.model,
+        "variant": verdict.variant,
+        "kind": verdict.kind,
+        **verdict.fields(),
+        "found": result.found,
+        "expected_failure": result.expected_failure,
+        "as_expected": result.as_expected,
+        "granularity": result.granularity,
+        "seed": result.seed,
+        "examples": result.examples,
+        "examples_to_first_failure": result.first_example,
+        "seconds_to_first_failure": result.seconds_to_first_failure,
+        "seconds": round(result.seconds, 4),
+        "counterexample": counterexample,
+    }
+
+
+def hunt_json(
+    model: str, results: Sequence[HuntResult], artifacts: dict[str, str]
+) -> dict[str, Any]:
+    """The whole ``harness hunt --json`` document: one shape whatever the number of variants."""
+    return {
+        "schema": JSON_SCHEMA,
+        "model": model,
+        "kind": overall_kind(results),
+        "results": [result_json(r, artifacts.get(r.variant)) for r in results],
+        "python": platform.python_version(),
+        "harness_version": harness.__version__,
+    }
+
+
+_PRECEDENCE = ("interrupted", "broken-model", "limitation", "not-tested", "counterexample")
+
+
+def overall_kind(results: Sequence[HuntResult]) -> str:
+    """The verdict of a whole hunt: the most serious kind among its variants."""
+    kinds = {r.kind for r in results}
+    for kind in _PRECEDENCE:
+        if kind in kinds:
+            return kind
+    return "clean"
+
+
+def exit_code(results: Sequence[HuntResult], *, check: bool = False) -> int:
+    """0 clean, 1 counterexample, 2 not-tested / broken-model / limitation, 130 interrupted.
+
+    With `check`, a counterexample where the model expects one counts as success and a clean
+    variant that was expected to fail as failure (exit 1).
+    """
+    kind = overall_kind(results)
+    if kind == "interrupted":
+        return Interrupted.exit_code
+    if kind in ("broken-model", "limitation", "not-tested"):
+        return 2
+    if check:
+        return 0 if all(r.as_expected for r in results) else 1
+    return 1 if kind == "counterexample" else 0
+
+
+def _indent(text: str, prefix: str = "  ") -> str:
+    return prefix + text.replace("\n", "\n" + prefix)
