@@ -33,18 +33,20 @@ def test_first_failure_is_saved_before_shrinking_and_replaced_by_the_shrunk_one(
     keeper = Keeper(tmp_path, spec)
     seen: list[list[str]] = []
 
-    def first(failure: Failure) -> None:
-        keeper.first(failure)
+    def found(failure: Failure) -> None:
+        keeper.found(failure)
         seen.append(sorted(p.name for p in tmp_path.iterdir()))
 
-    result = hunt_spec(spec, "unsafe", seed=3, on_first_failure=first)
-    assert result.failure is not None and len(seen) == 1 and len(seen[0]) == 1
+    result = hunt_spec(spec, "unsafe", seed=3, on_failure=found)
+    assert result.failure is not None and len(seen) == 2
+    assert len(seen[0]) == 1  # the first failure, on disk before shrinking began
     provisional = tmp_path / seen[0][0]
-    assert replay_artifact(load(provisional)).identical_trace  # saved with values captured
-    final = keeper.keep(result.failure)
-    assert final is not None and final.exists()
-    assert [p.name for p in tmp_path.iterdir()] == [final.name]  # the first one is replaced
-    assert final != provisional or result.failure.looks_minimal()
+    assert seen[1] == [p.name for p in tmp_path.iterdir()]  # the shrunk one replaced it
+    assert result.failure.looks_minimal() or seen[1] != seen[0]
+    assert keeper.path is not None and keeper.path.name == seen[1][0]
+    assert provisional.name in seen[0]
+    outcome = replay_artifact(load(keeper.path))
+    assert outcome.reproduced and outcome.identical_trace
 
 
 def _hunt_until_held(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
@@ -103,7 +105,7 @@ def test_nothing_writable_prints_the_json_to_stderr(
     assert header.endswith("its JSON follows, save it by hand:")
     data = json.loads(body)
     assert data["model"] == "counter" and data["verdict"]["kind"] == "invariant"
-    assert json.loads(out)["counterexample"]["artifact"] is None
+    assert json.loads(out)["results"][0]["counterexample"]["artifact"] is None
 
 
 def test_an_unwritable_directory_falls_back_to_a_temporary_one(

@@ -1,10 +1,10 @@
 """A racy counter whose shrinking can be made to wait: for the signal tests of the CLI.
 
-With ``HARNESS_TEST_HOLD_DIR`` set, every model set-up after the second one that follows the
-first counterexample file appearing in that directory waits (in real time, interruptibly)
-until the process is signalled. The first set-up after the file appears is the replay that
-adds captured values to it, so the hunt is held inside its shrinking, with the first
-counterexample already on disk: where a user's Ctrl-C would land on a slow model.
+With ``HARNESS_TEST_HOLD_DIR`` set, the second model set-up after the first counterexample
+file appears in that directory waits (in real time, interruptibly) until the process is
+signalled: the hunt is then held inside its shrinking, with the first counterexample already
+on disk -- where a user's Ctrl-C would land on a slow model. Later set-ups (the CLI replays
+what it saves after an interrupt) do not wait.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _hold_if_asked() -> None:
     if not folder or not any(Path(folder).glob("*.json")):
         return
     _seen_after_file += 1
-    if _seen_after_file < 2:
+    if _seen_after_file != 2:
         return
     (Path(folder) / "holding").touch()
     while True:  # a real-time wait the patched clock cannot shorten; a signal ends it
