@@ -482,7 +482,7 @@ CLI: list[tuple[str, Args, str]] = [
     ("parameters-list", ["hunt", "hostile_parameters_list:M"], "`parameters` must be a dict"),
     ("no-strategy", ["hunt", "hostile_no_strategy:M"], "no strategy for argument 'key'"),
     ("invariant-args", ["hunt", "hostile_invariant_args:M"], "must take only self"),
-    ("setup-raises", ["hunt", "hostile_setup_raises:M"], "broken model hostile.default"),
+    ("setup-raises", ["hunt", "hostile_setup_raises:M"], "broken model: setup of model"),
     (
         "artifacts-file",
         lambda s, g: ["hunt", "counter", "--artifacts", _a_file(s)],
