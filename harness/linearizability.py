@@ -189,7 +189,10 @@ def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
         return Verdict(states=None, explained=True)
     if not finals:
         return best
-    return Verdict(states=list(finals.values()), explained=True)
+    # States come back in the form they were given: `Replica`s, or the bare objects.
+    replicas = all(isinstance(state, Replica) for state in states)
+    found = list(finals.values())
+    return Verdict(states=found if replicas else [r.obj for r in found], explained=True)
 
 
 def _before(a: OpRecord, b: OpRecord) -> bool:

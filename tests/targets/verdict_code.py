@@ -72,3 +72,57 @@ class ModuleLocked:
         with MODULE_LOCK:
             n = self.n
             self.n = n + 1
+
+
+class Stats:
+    """Hit/miss counters under one lock -- except in `fast_hit`, which forgot it. Only a
+    `fast_hit` racing another update of `hits` loses one: a bug in one method of several."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.lookups = 0
+
+    def hit(self) -> None:
+        with self._lock:
+            self.hits += 1
+            self.lookups += 1
+
+    def miss(self) -> None:
+        with self._lock:
+            self.misses += 1
+            self.lookups += 1
+
+    def bulk(self, n: int) -> None:
+        with self._lock:
+            self.hits += n
+            self.lookups += n
+
+    def snapshot(self) -> tuple[int, int]:
+        with self._lock:
+            return self.hits, self.misses
+
+    def fast_hit(self) -> None:
+        self.hits += 1  # the lock is missing here
+        with self._lock:
+            self.lookups += 1
+
+
+class Pool:
+    """At most `LIMIT` holders at once -- checked, then counted, without a lock. Exceeding it
+    takes four workers inside `use` at once, two of them preempted between check and count."""
+
+    LIMIT = 3
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.peak = 0
+
+    def use(self) -> bool:
+        if self.active >= self.LIMIT:
+            return False
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        self.active -= 1
+        return True

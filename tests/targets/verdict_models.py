@@ -9,9 +9,10 @@ from __future__ import annotations
 import sys
 
 from hypothesis import note
+from hypothesis import strategies as st
 
 from harness.model import Model, invariant, operation
-from tests.targets.verdict_code import Flag, ImportLocked, Mangled, ModuleLocked, Tally
+from tests.targets.verdict_code import Flag, ImportLocked, Mangled, ModuleLocked, Pool, Stats, Tally
 
 CODE = ("tests.targets.verdict_code",)
 
@@ -161,3 +162,64 @@ class LockedReferenceModel(_Counting):
 
     def reference(self) -> object:
         return ImportLocked()
+
+
+class StatsModel(Model):
+    """Finds the one unlocked method among five: the default budget must catch it."""
+
+    name = "stats"
+    instrument = CODE
+
+    def setup(self) -> None:
+        self.stats = Stats()
+        self.hits = 0
+        self.lookups = 0
+
+    @operation()
+    def hit(self) -> None:
+        self.stats.hit()
+        self.hits += 1
+        self.lookups += 1
+
+    @operation()
+    def miss(self) -> None:
+        self.stats.miss()
+        self.lookups += 1
+
+    @operation(n=st.integers(1, 3))
+    def bulk(self, n: int) -> None:
+        self.stats.bulk(n)
+        self.hits += n
+        self.lookups += n
+
+    @operation()
+    def snapshot(self) -> None:
+        self.stats.snapshot()
+
+    @operation()
+    def fast_hit(self) -> None:
+        self.stats.fast_hit()
+        self.hits += 1
+        self.lookups += 1
+
+    @invariant()
+    def counted(self) -> None:
+        assert self.stats.hits == self.hits, f"hits is {self.stats.hits}, {self.hits} counted"
+
+
+class PoolModel(Model):
+    """A bug that needs 4 workers and 2 preemptions: the default budget must catch it."""
+
+    name = "pool"
+    instrument = CODE
+
+    def setup(self) -> None:
+        self.pool = Pool()
+
+    @operation()
+    def use(self) -> None:
+        self.pool.use()
+
+    @invariant()
+    def within_limit(self) -> None:
+        assert self.pool.peak <= Pool.LIMIT, f"{self.pool.peak} holders at once"
