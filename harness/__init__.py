@@ -24,8 +24,8 @@ _PUBLIC = {
     "operation": "harness.model",
     "invariant": "harness.model",
     "HuntResult": "harness.hunt",
-    "replay_artifact": "harness.counterexample",
-    "load": "harness.counterexample",
+    "replay_artifact": "harness.replay",
+    "load": "harness.artifact",
 }
 
 __all__ = [

@@ -12,7 +12,11 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+import re
+import traceback
 from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
 
 from harness.errors import UsageError
 from harness.model import Model, ModelSpec, validate_model
@@ -26,19 +30,40 @@ class UnknownModelError(UsageError):
     """No model has the requested id (the message lists the known ones)."""
 
 
+_REFERENCE = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*:[^\W\d]\w*")
+
+
 def _load_reference(ref: str) -> ModelSpec:
+    if not _REFERENCE.fullmatch(ref):
+        raise UnknownModelError(
+            f"model reference {ref!r} must look like package.module:Class (dotted names)"
+        )
     module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise UnknownModelError(f"model reference {ref!r} must look like package.module:Class")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UnknownModelError(f"cannot import {module_name!r} for model {ref!r}: {exc}") from None
+    module = _import(module_name, ref)
     try:
         obj = getattr(module, attr)
     except AttributeError:
         raise UnknownModelError(f"module {module_name!r} has no {attr!r} (model {ref!r})") from None
     return validate_model(obj, ref)
+
+
+def _import(module_name: str, ref: str) -> ModuleType:
+    """Import the module of a model the user named; whatever it raises is one line."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnknownModelError(f"cannot import {module_name!r} for model {ref!r}: {exc}") from None
+    except SyntaxError as exc:
+        where = f"{Path(exc.filename or '?').name}, line {exc.lineno}"
+        raise UnknownModelError(
+            f"cannot import {module_name!r} for model {ref!r}: SyntaxError: {exc.msg} ({where})"
+        ) from None
+    except (Exception, SystemExit) as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise UnknownModelError(
+            f"importing {module_name!r} for model {ref!r} raised {type(exc).__name__}: {exc} "
+            f"({Path(frame.filename).name}:{frame.lineno})"
+        ) from None
 
 
 def _bundled() -> dict[str, ModelSpec]:

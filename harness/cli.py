@@ -1,8 +1,9 @@
 """Command line: ``harness hunt MODEL``, ``harness verify MODEL``, ``harness replay FILE``,
 ``harness models``.
 
-Exit codes: 0 clean, 1 counterexample found, 2 usage or input error, not tested, broken model
-or limitation -- always one clear line on stderr, never a traceback -- and 130 interrupted.
+Exit codes: 0 clean, 1 counterexample found (or reproduced), 2 usage or input error, not
+tested, broken model or limitation -- always one clear line on stderr, never a traceback -- and
+130 interrupted (143 for SIGTERM), after saying where the counterexample found so far is.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import report
+from harness.artifact import DEFAULT_DIRECTORY, MAX_SEED, load
 from harness.catalog import UNAVAILABLE, all_models
-from harness.counterexample import DEFAULT_DIRECTORY, emit_test, load, replay_artifact, save
+from harness.emit import emit_test
 from harness.errors import UsageError
-from harness.failure import Failure
 from harness.html import write_html
-from harness.hunt import DEFAULT_MAX_EXAMPLES, HuntResult, hunt_spec, resolve
+from harness.hunt import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES, HuntResult, hunt_spec, resolve
+from harness.keeper import Keeper
 from harness.machine import HUNT_STRATEGIES
+from harness.replay import python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
 from harness.verify_cli import add_verify_parser, run_verify
 
@@ -30,6 +32,24 @@ from harness.verify_cli import add_verify_parser, run_verify
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
+
+
+def _bounded(low: int, high: int, shown: str) -> Callable[[str], int]:
+    """An argparse type: a decimal integer from `low` to `high`, refused without echoing a
+    5,000-digit value back."""
+
+    def parse(text: str) -> int:
+        digits = text.strip().removeprefix("-")
+        if not digits.isascii() or not digits.isdigit() or len(digits) > 25:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {shown}")
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {low} to {shown}, got {value}"
+            )
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,8 +60,18 @@ def _parser() -> argparse.ArgumentParser:
         "model", help="model id (backoffer, backoffer.locked) or package.module:Class"
     )
     hunt.add_argument("--variant", help="only this variant")
-    hunt.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
-    hunt.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
+    hunt.add_argument(
+        "--seed",
+        type=_bounded(0, MAX_SEED, "2**64-1"),
+        default=0,
+        help="Hypothesis seed, 0 to 2**64-1 (default 0)",
+    )
+    hunt.add_argument(
+        "--max-examples",
+        type=_bounded(1, MAX_EXAMPLES, f"{MAX_EXAMPLES:,}"),
+        default=DEFAULT_MAX_EXAMPLES,
+        help=f"examples to try, 1 to {MAX_EXAMPLES:,} (default {DEFAULT_MAX_EXAMPLES})",
+    )
     hunt.add_argument(
         "--points",
         choices=GRANULARITIES,
@@ -75,6 +105,18 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--full", action="store_true", help="show every scheduling point")
     replay.add_argument("--variant", help="replay against another variant (e.g. the fix)")
     replay.add_argument(
+        "--model",
+        metavar="REF",
+        help="the model to replay with: a model id or package.module:Class (needed for a "
+        "model outside the catalog, unless --trust-file)",
+    )
+    replay.add_argument(
+        "--trust-file",
+        action="store_true",
+        help="import the module:Class the file names, if its model is not in the catalog "
+        "(files never choose code to run otherwise)",
+    )
+    replay.add_argument(
         "--emit-test",
         metavar="PATH",
         help="write a pytest regression test that re-runs this interleaving",
@@ -86,10 +128,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _hunt(args: argparse.Namespace) -> int:
-    if args.max_examples < 1:
-        raise UsageError(f"--max-examples must be at least 1, got {args.max_examples}")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be non-negative, got {args.seed}")
+    if "\0" in args.artifacts:
+        raise UsageError("--artifacts: a path cannot contain a NUL byte")
     artifacts = Path(args.artifacts)
     if artifacts.exists() and not artifacts.is_dir():
         raise UsageError(f"--artifacts {artifacts} exists and is not a directory")
@@ -98,6 +138,7 @@ def _hunt(args: argparse.Namespace) -> int:
     paths: dict[str, str] = {}
     interrupt: BaseException | None = None
     for variant in variants:
+        keeper = Keeper(artifacts, spec)
         try:
             result = hunt_spec(
                 spec,
@@ -107,6 +148,7 @@ def _hunt(args: argparse.Namespace) -> int:
                 granularity=args.points,
                 shrink=not args.no_shrink,
                 strategy=args.strategy,
+                on_failure=keeper.found,
             )
         except (KeyboardInterrupt, SystemExit) as exc:
             partial = getattr(exc, "harness_result", None)
@@ -115,7 +157,12 @@ def _hunt(args: argparse.Namespace) -> int:
             result, interrupt = partial, exc
         failure = result.failure or result.first_failure
         if failure is not None:
-            paths[variant] = str(_save(failure, artifacts))
+            saved = keeper.keep(failure) if interrupt is None else keeper.keep_with_values(failure)
+            if saved is not None:
+                paths[variant] = str(saved)
+        keeper.dump_unsaved()
+        if interrupt is not None:
+            _say_interrupted(keeper, f"{spec.name}.{variant}", interrupt)
         results.append(result)
         if not args.json:
             print(report.hunt_text(result, paths.get(variant)))
@@ -131,25 +178,29 @@ def _hunt(args: argparse.Namespace) -> int:
     return report.exit_code(results, check=args.check)
 
 
-def _save(failure: Failure, directory: Path) -> Path:
-    """Save where asked; if that fails, save in a temp directory and say so: never lose it."""
-    try:
-        return save(failure, directory)
-    except OSError as exc:
-        fallback = save(failure, tempfile.mkdtemp(prefix="harness-counterexamples-"))
-        print(
-            f"harness: cannot write to {directory} ({exc.strerror or exc}); "
-            f"counterexample saved to {fallback}",
-            file=sys.stderr,
+def _say_interrupted(keeper: Keeper, label: str, interrupt: BaseException) -> None:
+    """One line on stderr: what stopped the hunt, and where its counterexample so far is."""
+    why = "terminated (SIGTERM)" if isinstance(interrupt, SystemExit) else "interrupted"
+    if keeper.path is not None and keeper.best is not None:
+        found = (
+            f"; the counterexample found so far is saved: {keeper.path} "
+            f"(replay: {replay_command(keeper.path, keeper.best)})"
         )
-        return fallback
+    elif keeper.unsaved is not None:
+        found = "; the counterexample found so far is printed above"
+    else:
+        found = "; no counterexample had been found"
+    print(f"harness: {why} while hunting {label}{found}", file=sys.stderr)
 
 
 def _replay(args: argparse.Namespace) -> int:
     artifact = load(args.file)
-    outcome = replay_artifact(artifact, args.variant)
+    note = python_note(artifact)
+    if note is not None:
+        print(f"harness: note: {note}", file=sys.stderr)
+    outcome = replay_artifact(artifact, args.variant, model=args.model, trust_file=args.trust_file)
     if args.emit_test:
-        emitted = emit_test(artifact, args.emit_test, args.variant)
+        emitted = emit_test(artifact, args.emit_test, outcome.model, args.variant)
         if not args.json:
             print(f"regression test written: {emitted}")
     if args.html:
@@ -158,20 +209,28 @@ def _replay(args: argparse.Namespace) -> int:
         written = write_html(outcome.failure, args.html)
         if not args.json:
             print(f"HTML view written: {written}")
+    label = f"{artifact.model}.{args.variant or artifact.variant}"
     if args.json:
         print(json.dumps(outcome.to_json()))
     elif outcome.failure is None:
-        print(
-            f"{artifact.model}.{args.variant or artifact.variant}: no longer fails "
-            f"({outcome.divergence})"
-        )
+        if outcome.verdict == "no-longer-fails":
+            print(f"{label}: no longer fails ({outcome.divergence})")
     else:
         print(report.failure_text(outcome.failure, full=args.full))
         print()
         if outcome.identical_trace:
             print("reproduced: the trace is identical, step by step")
-        else:
+        elif outcome.reproduced:
             print(f"reproduced, but the {outcome.divergence}")
+    if outcome.verdict == "different-failure":
+        raise UsageError(
+            f"{artifact.path}: not reproduced: {outcome.different} (has the model changed?)"
+        )
+    if outcome.verdict == "inconclusive":
+        raise UsageError(
+            f"{artifact.path}: did not reproduce on this Python, which is no evidence of a fix "
+            "(see the note above)"
+        )
     return 1 if outcome.reproduced else 0
 
 
@@ -203,22 +262,45 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    """A message as one printable line, whatever it quotes: surrogates and control characters
+    (a newline in a model id, say) are escaped, and a huge one is cut."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= 2_000 else text[:1_997] + "..."
+
+
+def _hypothesis_storage() -> None:
+    """Keep Hypothesis's own cache files (it writes `.hypothesis/` into the working directory)
+    under `.harness/`, unless the user chose where Hypothesis stores things."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(Path.cwd() / ".harness" / "hypothesis")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # `harness hunt mymodels:Model` run from a project directory finds `mymodels` there, as
     # `python -m` would (a console script's sys.path starts at its own bin directory).
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         args = _parser().parse_args(argv)
+        _hypothesis_storage()
         if args.command == "hunt":
             return _hunt(args)
         if args.command == "replay":
             return _replay(args)
         if args.command == "verify":
-            return run_verify(args, _save)
+            return run_verify(args)
         return _models(args)
     except UsageError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
+        print(f"harness: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)

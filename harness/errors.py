@@ -38,6 +38,14 @@ class ScheduleError(UsageError):
     """A decision source returned a thread that cannot run."""
 
 
+class ArtifactError(UsageError):
+    """A counterexample file that cannot be used; the message names the file and the field."""
+
+
+class UntrustedModelError(ArtifactError):
+    """Replaying the file would import a module that only the file names (see `harness.replay`)."""
+
+
 class BrokenModelError(HarnessError):
     """The model itself is wrong (its setup, an invariant, an operation's own code, its
     reference): not a race in the code under test.

@@ -109,6 +109,7 @@ def write_html(failure: Failure, path: str) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(render_html(failure), encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"cannot write {target}: {reason}") from None
     return target

@@ -19,6 +19,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
 from harness import interrupts
+from harness.artifact import MAX_SEED
 from harness.catalog import find_model, split_variant
 from harness.errors import BrokenModelError, LimitationError, UsageError
 from harness.evidence import Evidence
@@ -46,6 +47,8 @@ _real_perf_counter = _REAL_TIME["perf_counter"]
 _run_machine: Callable[..., None] = run_state_machine_as_test
 
 DEFAULT_MAX_EXAMPLES = 100
+#: The most examples one hunt may ask for: beyond it a run takes days and is a typo.
+MAX_EXAMPLES = 1_000_000
 #: Steps per example: a few rounds are plenty to overlap operations; more only slows shrinking.
 DEFAULT_STEPS_PER_EXAMPLE = 5
 
@@ -262,10 +265,10 @@ def hunt_spec(
     Whatever happens, the patched `threading` and `time` are restored before returning.
     """
     check_granularity(granularity)
-    if not isinstance(max_examples, int) or max_examples < 1:
-        raise UsageError(f"max_examples must be a positive integer, got {max_examples!r}")
-    if not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(max_examples, int) or not 1 <= max_examples <= MAX_EXAMPLES:
+        raise UsageError(f"max_examples must be an integer from 1 to {MAX_EXAMPLES}")
+    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError("seed must be an integer from 0 to 2**64-1")
     explore = partial(
         _explore,
         spec,

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import re
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -278,18 +279,65 @@ class ModelSpec:
         raise KeyError(name)
 
 
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+_BOUNDS = {"max_workers": (2, 64), "max_ops_per_worker": (1, 100)}
+
+
+def _check_declarations(cls: type[Model], where: str) -> None:
+    """The class attributes' types and ranges (a string where a number belongs, say), so that
+    a wrong declaration is one line naming it rather than a TypeError deep in a hunt."""
+    if not isinstance(cls.variants, Mapping) or not cls.variants:
+        raise ModelDefinitionError(f"{where} declares no variants (a dict of name -> description)")
+    for variant, text in cls.variants.items():
+        if not isinstance(variant, str) or not _NAME.fullmatch(variant):
+            raise ModelDefinitionError(
+                f"{where}: variant {variant!r} must be letters, digits, '_' and '-'"
+            )
+        if not isinstance(text, str):
+            raise ModelDefinitionError(f"{where}: variant {variant!r} needs a description string")
+    if isinstance(cls.instrument, str) or not isinstance(cls.instrument, Sequence):
+        raise ModelDefinitionError(f"{where}: `instrument` must be a sequence of module names")
+    if isinstance(cls.expect_failure, str) or not isinstance(cls.expect_failure, Sequence):
+        raise ModelDefinitionError(f"{where}: `expect_failure` must be a sequence of variants")
+    if not isinstance(cls.parameters, Mapping):
+        raise ModelDefinitionError(f"{where}: `parameters` must be a dict of name -> strategy")
+    for attr, (low, high) in _BOUNDS.items():
+        value = getattr(cls, attr)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ModelDefinitionError(
+                f"{where}: {attr} must be an integer from {low} to {high}, got {_brief(value)}"
+            )
+    points = cls.points_per_operation
+    if not isinstance(points, Mapping) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in points.values()
+    ):
+        raise ModelDefinitionError(
+            f"{where}: points_per_operation must map granularities to positive integers"
+        )
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a huge integer"
+    text = repr(value) if isinstance(value, (int, float, str)) else type(value).__name__
+    return text[:60]
+
+
 def validate_model(cls: Any, origin: str = "") -> ModelSpec:
     """Check a model declaration and report the first problem by model and member name."""
-    label = getattr(cls, "__qualname__", repr(cls))
+    label = getattr(cls, "__qualname__", None)
+    label = label if isinstance(label, str) else type(cls).__name__
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         raise ModelDefinitionError(f"{origin or label} is not a harness Model subclass")
     if not cls.name or not isinstance(cls.name, str):
         raise ModelDefinitionError(f"model {label} has no `name`")
+    if not _NAME.fullmatch(cls.name):
+        raise ModelDefinitionError(
+            f"model {label}: name {cls.name!r} must be letters, digits, '_' and '-' "
+            "(it is a command-line id and part of file names)"
+        )
     where = f"model {cls.name!r} ({label})"
-    if not cls.variants:
-        raise ModelDefinitionError(f"{where} declares no variants")
-    if isinstance(cls.instrument, str):
-        raise ModelDefinitionError(f"{where}: `instrument` must be a sequence of module names")
+    _check_declarations(cls, where)
     if not cls.instrument and not cls.instrument_optional:
         raise ModelDefinitionError(
             f"{where} instruments nothing: set `instrument` to the module(s) of the code under "
@@ -348,8 +396,6 @@ def validate_model(cls: Any, origin: str = "") -> ModelSpec:
             raise ModelDefinitionError(
                 f"{where}: parameter {name!r} needs a Hypothesis strategy, got {strategy!r}"
             )
-    if cls.max_workers < 2 or cls.max_ops_per_worker < 1:
-        raise ModelDefinitionError(f"{where}: needs max_workers >= 2 and max_ops_per_worker >= 1")
     for variant in cls.expect_failure:
         if variant not in cls.variants:
             raise ModelDefinitionError(f"{where}: expect_failure names unknown variant {variant!r}")

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from harness import report
-from harness.counterexample import DEFAULT_DIRECTORY, save
+from harness.artifact import DEFAULT_DIRECTORY, save
 from harness.errors import UsageError
 from harness.hunt import HuntResult, hunt_spec, resolve
 from harness.runtime.points import GRANULARITIES

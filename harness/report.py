@@ -17,6 +17,7 @@ import harness
 from harness.explain import explain, interleaving
 from harness.failure import Failure
 from harness.hunt import HuntResult
+from harness.replay import replay_command
 from harness.verdict import (
     JSON_SCHEMA,
     BrokenModel,
@@ -96,10 +97,15 @@ def hunt_text(result: HuntResult, artifact: str | None = None) -> str:
     elif isinstance(verdict, Limitation):
         lines.append(_indent(verdict.details.split("\n--- ")[0]))
     if artifact:
-        lines += [f"  saved: {artifact}", f"  replay: harness replay {artifact}"]
+        lines += [f"  saved: {artifact}", f"  replay: {_replay_command(result, artifact)}"]
     if isinstance(verdict, Counterexample):
         lines.append("")
     return "\n".join(lines)
+
+
+def _replay_command(result: HuntResult, artifact: str) -> str:
+    failure = result.failure or result.first_failure
+    return replay_command(artifact, failure) if failure else f"harness replay {artifact}"
 
 
 def pytest_text(result: HuntResult, artifact: str | None = None) -> str:
@@ -108,7 +114,8 @@ def pytest_text(result: HuntResult, artifact: str | None = None) -> str:
     if isinstance(verdict, Counterexample) and verdict.failure is not None:
         lines = [failure_text(verdict.failure)]
         if artifact:
-            lines += ["", f"counterexample: {artifact}", f"replay: harness replay {artifact}"]
+            command = replay_command(artifact, verdict.failure)
+            lines += ["", f"counterexample: {artifact}", f"replay: {command}"]
         return "\n".join(lines)
     text = headline(result)
     if isinstance(verdict, BrokenModel) and verdict.details:

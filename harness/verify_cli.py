@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness import report
-from harness.counterexample import DEFAULT_DIRECTORY
+from harness.artifact import DEFAULT_DIRECTORY
 from harness.errors import BrokenModelError, UsageError
-from harness.failure import Failure
 from harness.hunt import resolve
+from harness.keeper import Keeper
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
 from harness.verify import DEFAULT_BOUND, STRATEGIES, VerifyResult, verify_spec
 
@@ -70,10 +69,7 @@ def _progress(done: int, total: int, schedules: int, seconds: float) -> None:
     )
 
 
-def run_verify(
-    args: argparse.Namespace,
-    save: Callable[[Failure, Path], Path],
-) -> int:
+def run_verify(args: argparse.Namespace) -> int:
     if args.bound < 0:
         raise UsageError(f"--bound must be at least 0, got {args.bound}")
     if args.workers < 2:
@@ -113,7 +109,8 @@ def run_verify(
         return 2
     if tty:
         print("\r\033[K", end="", file=sys.stderr)
-    artifact = str(save(result.failure, Path(args.artifacts))) if result.failure else None
+    kept = Keeper(Path(args.artifacts), spec).keep(result.failure) if result.failure else None
+    artifact = str(kept) if kept is not None else None
     _print(result, artifact, args.json)
     return 1 if result.verdict == "counterexample" else 0
 

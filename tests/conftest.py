@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.runtime import Executor, World
+from tests.jsonschema_subset import schema_errors
 
 COUNTERS = ["tests.targets.counters"]
 SYNC = ["tests.targets.sync_models"]
@@ -53,3 +55,27 @@ def run_command(
 def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``harness ARGS`` in a subprocess, the way a user's shell would run it."""
     return run_command([sys.executable, "-m", "harness.cli", *args], cwd=cwd, timeout=timeout)
+
+
+def _counterexample_files(folder: Path) -> Iterator[tuple[Path, object]]:
+    for path in folder.rglob("*.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and ("schema" in data or "schema_version" in data):
+            yield path, data
+
+
+@pytest.fixture(autouse=True)
+def _artifacts_match_the_published_schema(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every counterexample file a test leaves in its tmp_path -- written by a hunt in this
+    process or in a subprocess -- must validate against docs/artifact.schema.json. Tests that
+    write bad files on purpose are marked `writes_bad_artifacts`."""
+    yield
+    folder = request.node.funcargs.get("tmp_path")
+    if folder is None or request.node.get_closest_marker("writes_bad_artifacts"):
+        return
+    for path, data in _counterexample_files(Path(folder)):
+        errors = schema_errors(data)
+        assert not errors, f"{path} does not match docs/artifact.schema.json: {errors[:5]}"

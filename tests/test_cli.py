@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from harness.artifact import SCHEMA
 from tests.conftest import run_cli
 
 
@@ -42,7 +43,7 @@ def test_hunt_unsafe_json_contract_and_artifact(tmp_path: Path) -> None:
     cx = result["counterexample"]
     assert (cx["threads"], cx["operations"], cx["preemptions"]) == (2, 2, 1)
     saved = json.loads(Path(cx["artifact"]).read_text())
-    assert saved["schema_version"] == 1 and saved["variant"] == "unsafe"
+    assert saved["schema"] == SCHEMA and saved["variant"] == "unsafe"
     assert saved["verdict"]["invariant"] == result["invariant"]
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.counterexample import ArtifactError, load, replay_artifact, save
+from harness.artifact import load, save
+from harness.errors import ArtifactError
 from harness.explain import explain, interleaving, relevant_rows
 from harness.failure import Failure
 from harness.html import render_html
 from harness.hunt import hunt
+from harness.replay import replay_artifact
 from tests.conftest import run_cli, run_command
 
 
@@ -78,17 +80,17 @@ def _bad(path: Path, minimal: Failure, how: str) -> Path:
     text = good.read_text()
     data = json.loads(text)
     if how == "corrupted":
-        path.write_text(text.replace('"scenario"', '"scen@rio', 1))
+        path.write_text(text.replace('"steps"', '"st@ps', 1))
     elif how == "truncated":
         path.write_text(text[: len(text) // 2])
     elif how == "schema":
-        data["schema_version"] = 99
+        data["schema"] = "harness-counterexample/99"
         path.write_text(json.dumps(data))
     elif how == "model":
         data["model"] = "vanished"
         path.write_text(json.dumps(data))
     elif how == "operation":
-        data["scenario"][0]["calls"][0][0][0] = "no_such_operation"
+        data["steps"][0]["workers"][0][0]["op"] = "no_such_operation"
         path.write_text(json.dumps(data))
     elif how == "binary":
         path.write_bytes(b"\x89PNG\x00\xff\xfe")
@@ -100,13 +102,14 @@ def _bad(path: Path, minimal: Failure, how: str) -> Path:
     [
         ("corrupted", "not valid JSON"),
         ("truncated", "truncated or corrupted"),
-        ("schema", "schema_version 99 is not supported"),
+        ("schema", "schema: 'harness-counterexample/99' is not supported"),
         ("model", "unknown model 'vanished'"),
         ("operation", "no operation 'no_such_operation'"),
         ("binary", "not"),
         ("missing", "cannot read"),
     ],
 )
+@pytest.mark.writes_bad_artifacts
 def test_bad_artifact_is_one_line_and_exit_2(
     tmp_path: Path, minimal: Failure, how: str, message: str
 ) -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from harness import linearizability
-from harness.counterexample import load, replay_artifact, save
+from harness.artifact import load, save
 from harness.explain import explain
 from harness.hunt import hunt
 from harness.linearizability import linearize
 from harness.model import OpRecord
+from harness.replay import replay_artifact
 from tests.targets.registers import (
     CheckedLRUModel,
     Register,
@@ -98,7 +99,7 @@ def test_lost_ticket_is_caught_through_results_alone(tmp_path: Path) -> None:
         assert failure.kind == "linearizability" and failure.looks_minimal()
         assert "take() returned 1" in failure.message
         assert "self.next" in explain(failure)  # the interleaving behind the wrong result
-    outcome = replay_artifact(load(save(failure, tmp_path)))
+    outcome = replay_artifact(load(save(failure, tmp_path)), trust_file=True)
     assert outcome.reproduced and outcome.identical_trace
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.artifact import SCHEMA
 from tests.conftest import ROOT, run_command
 
 SUITE = """
@@ -67,7 +68,7 @@ def test_suite_with_unsafe_model_fails_with_report_summary_and_artifacts(tmp_pat
     assert "harness counterexamples" in out  # terminal summary on the controller
     assert out.count("harness replay cx/") >= 2  # the failure and the expected one
     files = list((tmp_path / "cx").glob("*.json"))
-    assert len(files) >= 1 and all(json.loads(f.read_text())["schema_version"] == 1 for f in files)
+    assert len(files) >= 1 and all(json.loads(f.read_text())["schema"] == SCHEMA for f in files)
     assert "harness_counterexample" in (tmp_path / "out.xml").read_text()
 
 
