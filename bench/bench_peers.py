@@ -775,6 +775,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--frontrun", help=f"frontrun launcher (default: PATH, {DEFAULT_FRONTRUN})")
     parser.add_argument("--no-frontrun", action="store_true", help="skip frontrun")
+    parser.add_argument(
+        "--interleave", default=DEFAULT_INTERLEAVE, help="Python of interleave-test's venv"
+    )
+    parser.add_argument("--no-interleave", action="store_true", help="skip interleave-test")
+    parser.add_argument(
+        "--runparallel", default=DEFAULT_RUNPARALLEL, help="Python of pytest-run-parallel's venv"
+    )
+    parser.add_argument("--no-runparallel", action="store_true", help="skip pytest-run-parallel")
     args = parser.parse_args(argv)
     if not args.seconds > 0:
         parser.error("--seconds must be positive")
@@ -791,11 +799,22 @@ def main(argv: list[str] | None = None) -> int:
         },
         "loadavg_before": loadavg(),
     }
+    if sys.version_info[:2] != PEERS_PYTHON:
+        print(
+            f"warning: this is Python {platform.python_version()}; the peers run on "
+            f"{PEERS_PYTHON[0]}.{PEERS_PYTHON[1]}, so the first-failure ratios compare two "
+            "Pythons (run this script with a 3.12 interpreter that has the project installed)",
+            flush=True,
+        )
     print("1. naive stress", flush=True)
     report["naive"] = measure_naive(args.seconds, args.naive_calls)
     print("2. harness", flush=True)
     if not args.no_hunts:
         report["harness_hunt"] = measure_hunts(args.seconds, args.max_seeds)
+    report["harness_hunt_scenarios"] = {
+        f"{t}x{c}": measure_hunts(args.seconds / 2, args.max_seeds, scenario_model(t, c))
+        for t, c in FRONTRUN_SCENARIOS
+    }
     report["harness_runtime"] = [
         measure_runtime(t, c, granularity, max(args.seconds / 5, 0.5))
         for t, c in FRONTRUN_SCENARIOS
@@ -810,6 +829,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "error" not in report["frontrun"]:
         report["frontrun_summary"] = frontrun_summary(report["frontrun"])
+    print("3b. interleave-test", flush=True)
+    report["interleave"] = (
+        {"error": "skipped (--no-interleave)"}
+        if args.no_interleave
+        else measure_interleave(args.interleave, args.seconds, args.exhaust_cap)
+    )
+    if "error" not in report["interleave"]:
+        report["interleave_summary"] = interleave_summary(report["interleave"])
+    print("3c. pytest-run-parallel", flush=True)
+    report["runparallel"] = (
+        {"error": "skipped (--no-runparallel)"}
+        if args.no_runparallel
+        else measure_runparallel(args.runparallel, args.seconds)
+    )
     report["loadavg_after"] = loadavg()
     report["total_seconds"] = perf_counter() - began
     report["ratios"] = ratios(report)
@@ -819,7 +852,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
         print(f"wrote {args.json}")
-    return 0 if "error" not in report["frontrun"] else 2
+    peers = ("frontrun", "interleave", "runparallel")
+    return 0 if all("error" not in report[p] for p in peers) else 2
 
 
 if __name__ == "__main__":

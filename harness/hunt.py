@@ -17,13 +17,12 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
-from hypothesis.stateful import run_state_machine_as_test
 
 import harness
 from harness.catalog import find_model, split_variant
 from harness.errors import UsageError
 from harness.failure import CounterexampleFound, Failure
-from harness.machine import Observer, build_machine
+from harness.machine import Observer, build_machine, run_machine
 from harness.minimize import minimize, rank, same_bug
 from harness.model import BrokenModelError, Model, ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
@@ -33,7 +32,7 @@ from harness.scenario import replay_failure
 
 _real_perf_counter = _REAL_TIME["perf_counter"]
 # Typed alias: older Hypothesis releases ship this function without annotations.
-_run_machine: Callable[..., None] = run_state_machine_as_test
+_run_machine: Callable[..., None] = run_machine
 
 DEFAULT_MAX_EXAMPLES = 100
 #: Steps per example: a few rounds are plenty to overlap operations; more only slows shrinking.

@@ -17,10 +17,18 @@ All checks happen in `ScenarioRunner`; a failure is recorded in the `Observer` a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from hypothesis import settings as Settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    get_state_machine_test,
+    initialize,
+    rule,
+    run_state_machine_as_test,
+)
 
 from harness.failure import Call, Failure
 from harness.model import BrokenModelError, Model, ModelSpec
@@ -107,6 +115,39 @@ def _fit(schedule: Schedule, workers: int) -> tuple[list[ThreadPreemption], Any]
     return fitted, noise
 
 
+#: Strategies per (model class, granularity) kept across hunts: Hypothesis validates a new
+#: strategy on its first draw (about 3 ms for the Backoffer's, a hunt's largest fixed cost
+#: after the source digests `run_machine` avoids); a reused one is already validated.
+_STRATEGY_CACHE_SIZE = 32
+
+
+_strategy_cache: dict[tuple[type[Model], str], tuple[st.SearchStrategy[Any], ...]] = {}
+
+
+def _strategies(spec: ModelSpec, granularity: str) -> tuple[st.SearchStrategy[Any], ...]:
+    """(call, rounds, schedules, params) of `spec` at `granularity`, built once per class."""
+    key = (spec.cls, granularity)
+    cached = _strategy_cache.get(key)
+    if cached is None:
+        if len(_strategy_cache) >= _STRATEGY_CACHE_SIZE:
+            _strategy_cache.pop(next(iter(_strategy_cache)))
+        cached = _strategy_cache[key] = _build_strategies(spec, granularity)
+    return cached
+
+
+def _build_strategies(spec: ModelSpec, granularity: str) -> tuple[st.SearchStrategy[Any], ...]:
+    cls = spec.cls
+    operations = spec.operations
+    call = st.one_of([op.strategy() for op in operations])
+    rounds = round_strategy(
+        cls.max_workers, st.lists(call, min_size=1, max_size=cls.max_ops_per_worker)
+    )
+    per_op = cls.points_per_operation.get(granularity, POINTS_PER_OPERATION[granularity])
+    schedules = schedule_strategy(cls.max_workers, per_op * cls.max_ops_per_worker)
+    params = st.fixed_dictionaries(dict(cls.parameters))
+    return call, rounds, schedules, params
+
+
 def build_machine(
     spec: ModelSpec,
     variant: str,
@@ -122,13 +163,7 @@ def build_machine(
     if variant not in cls.variants:
         known = ", ".join(cls.variants)
         raise BrokenModelError(f"model {cls.name!r} has no variant {variant!r} (known: {known})")
-    call = st.one_of([op.strategy() for op in spec.operations])
-    rounds = round_strategy(
-        cls.max_workers, st.lists(call, min_size=1, max_size=cls.max_ops_per_worker)
-    )
-    per_op = cls.points_per_operation.get(granularity, POINTS_PER_OPERATION[granularity])
-    schedules = schedule_strategy(cls.max_workers, per_op * cls.max_ops_per_worker)
-    params = st.fixed_dictionaries(dict(cls.parameters))
+    call, rounds, schedules, params = _strategies(spec, granularity)
     record = observer.failed if observer is not None else None
 
     class Machine(RuleBasedStateMachine):
@@ -189,3 +224,24 @@ def build_machine(
 
 def _camel(text: str) -> str:
     return "".join(part.capitalize() for part in text.replace("-", "_").split("_"))
+
+
+def run_machine(machine: type[RuleBasedStateMachine], *, settings: Settings) -> None:
+    """`run_state_machine_as_test`, minus the two source digests Hypothesis takes per run.
+
+    Hypothesis keys its example database by a hash of the test's source: for a state machine
+    it reads and parses the *class*'s source file and then the inner test function's (about
+    20 ms on 3.12, most of a hunt's time to its first example, and paid again by every hunt,
+    because every hunt builds a new machine class). Hunts run without a database, so the key
+    is never used: this hands Hypothesis a factory with no source to hash (a `partial`
+    carrying the class's `@seed`) and the database key it would compute (none), as its own
+    `find()` does. Where that part of Hypothesis's API is missing, the plain call is used.
+    """
+    if settings.database is not None or not callable(get_state_machine_test):
+        run_state_machine_as_test(machine, settings=settings)
+        return
+    factory: Any = functools.partial(machine)
+    factory._hypothesis_internal_use_seed = getattr(machine, "_hypothesis_internal_use_seed", None)
+    test: Any = get_state_machine_test(factory, settings=settings)
+    test._hypothesis_internal_database_key = None
+    test()
