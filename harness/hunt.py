@@ -29,6 +29,7 @@ from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_execu
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.runtime.world import _REAL_TIME
 from harness.scenario import replay_failure
+from harness.smoke import smoke, smoke_budget
 
 _real_perf_counter = _REAL_TIME["perf_counter"]
 # Typed alias: older Hypothesis releases ship this function without annotations.
@@ -152,10 +153,13 @@ def _explore(
     hypothesis_shrinks: bool,
     executor: Executor | None,
     stuck_after: float,
+    observer: Observer | None = None,
 ) -> tuple[Observer, str | None]:
     """One Hypothesis run of the model's machine: what it saw, and why the model is broken
-    if it is."""
-    observer = Observer()
+    if it is. An `observer` that already counted examples (the smoke phase's) leaves
+    Hypothesis the rest of the budget."""
+    observer = observer or Observer()
+    max_examples -= observer.examples
     machine = build_machine(
         spec,
         variant,
@@ -229,7 +233,19 @@ def hunt_spec(
     )
     reduce = partial(minimize, spec, executor=executor, stuck_after=stuck_after)
     started = _real_perf_counter()
-    observer, broken = explore(hypothesis_shrinks=False)
+    observer = Observer()
+    broken = smoke(
+        spec,
+        variant,
+        seed=seed,
+        granularity=granularity,
+        executor=executor,
+        stuck_after=stuck_after,
+        budget=smoke_budget(max_examples),
+        observer=observer,
+    )
+    if observer.first is None and broken is None:
+        observer, broken = explore(hypothesis_shrinks=False, observer=observer)
     examples = observer.examples
     failure = observer.first if broken is None else None
     if failure is not None:
