@@ -20,7 +20,6 @@ from harness.counterexample import DEFAULT_DIRECTORY, emit_test, load, replay_ar
 from harness.errors import UsageError
 from harness.explain import explain, interleaving
 from harness.failure import Failure
-from harness.html import write_html
 from harness.hunt import DEFAULT_MAX_EXAMPLES, HuntResult, hunt_spec, resolve
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
 
@@ -189,6 +188,8 @@ def _replay(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"regression test written: {emitted}")
     if args.html:
+        from harness.html import write_html  # only replay --html needs it
+
         if outcome.failure is None:
             raise UsageError("--html needs a counterexample that still fails")
         written = write_html(outcome.failure, args.html)
