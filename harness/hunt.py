@@ -22,7 +22,7 @@ import harness
 from harness.catalog import find_model, split_variant
 from harness.errors import UsageError
 from harness.failure import CounterexampleFound, Failure
-from harness.machine import Observer, build_machine, run_machine
+from harness.machine import Observer, build_machine, release_machine, run_machine
 from harness.minimize import minimize, rank, same_bug
 from harness.model import BrokenModelError, Model, ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
@@ -192,6 +192,8 @@ def _explore(
         broken = str(exc)
     except Flaky as exc:
         broken = f"the model is not deterministic (Hypothesis saw a flaky failure): {exc}"
+    finally:
+        release_machine(machine)
     return observer, broken
 
 

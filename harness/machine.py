@@ -18,6 +18,7 @@ All checks happen in `ScenarioRunner`; a failure is recorded in the `Observer` a
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import settings as Settings
@@ -115,37 +116,23 @@ def _fit(schedule: Schedule, workers: int) -> tuple[list[ThreadPreemption], Any]
     return fitted, noise
 
 
-#: Strategies per (model class, granularity) kept across hunts: Hypothesis validates a new
-#: strategy on its first draw (about 3 ms for the Backoffer's, a hunt's largest fixed cost
-#: after the source digests `run_machine` avoids); a reused one is already validated.
-_STRATEGY_CACHE_SIZE = 32
+@dataclass
+class _Context:
+    """What one hunt hands its (shared) machine class: set by `build_machine` before each run."""
+
+    observer: Observer | None = None
+    executor: Executor | None = None
+    stuck_after: float = DEFAULT_STUCK_AFTER
 
 
-_strategy_cache: dict[tuple[type[Model], str], tuple[st.SearchStrategy[Any], ...]] = {}
-
-
-def _strategies(spec: ModelSpec, granularity: str) -> tuple[st.SearchStrategy[Any], ...]:
-    """(call, rounds, schedules, params) of `spec` at `granularity`, built once per class."""
-    key = (spec.cls, granularity)
-    cached = _strategy_cache.get(key)
-    if cached is None:
-        if len(_strategy_cache) >= _STRATEGY_CACHE_SIZE:
-            _strategy_cache.pop(next(iter(_strategy_cache)))
-        cached = _strategy_cache[key] = _build_strategies(spec, granularity)
-    return cached
-
-
-def _build_strategies(spec: ModelSpec, granularity: str) -> tuple[st.SearchStrategy[Any], ...]:
-    cls = spec.cls
-    operations = spec.operations
-    call = st.one_of([op.strategy() for op in operations])
-    rounds = round_strategy(
-        cls.max_workers, st.lists(call, min_size=1, max_size=cls.max_ops_per_worker)
-    )
-    per_op = cls.points_per_operation.get(granularity, POINTS_PER_OPERATION[granularity])
-    schedules = schedule_strategy(cls.max_workers, per_op * cls.max_ops_per_worker)
-    params = st.fixed_dictionaries(dict(cls.parameters))
-    return call, rounds, schedules, params
+#: Machine classes kept across hunts, per (model class, variant, granularity), at most this
+#: many. Why not a new class per hunt: Hypothesis keeps per-class state for every state
+#: machine class it has run (`RuleBasedStateMachine._setup_state_per_class`, a cache of rule
+#: strategies), which held every hunt's class -- and through its closures the hunt's
+#: `Observer` and failures -- for the life of the process (about 115 KB a hunt). A reused
+#: class also reuses its strategies, which Hypothesis validates on first use (~3 ms).
+_MACHINE_CACHE_SIZE = 64
+_machines: dict[tuple[type[Model], str, str], tuple[type[RuleBasedStateMachine], _Context]] = {}
 
 
 def build_machine(
@@ -157,21 +144,47 @@ def build_machine(
     observer: Observer | None = None,
     stuck_after: float = DEFAULT_STUCK_AFTER,
 ) -> type[RuleBasedStateMachine]:
-    """A new state machine class testing `variant` of the model in `spec`."""
+    """The state machine class testing `variant` of the model in `spec`, set up for one hunt.
+
+    The class is shared by every hunt of the same model, variant and granularity (see
+    `_machines`); this call points it at `observer`, `executor` and `stuck_after`, so one
+    hunt at a time may run it (as one World at a time may be active anyway).
+    """
     check_granularity(granularity)
     cls: type[Model] = spec.cls
     if variant not in cls.variants:
         known = ", ".join(cls.variants)
         raise BrokenModelError(f"model {cls.name!r} has no variant {variant!r} (known: {known})")
-    call, rounds, schedules, params = _strategies(spec, granularity)
-    record = observer.failed if observer is not None else None
+    key = (cls, variant, granularity)
+    cached = _machines.get(key)
+    if cached is None:
+        if len(_machines) >= _MACHINE_CACHE_SIZE:
+            _machines.pop(next(iter(_machines)))
+        cached = _machines[key] = _new_machine(spec, variant, granularity)
+    machine, context = cached
+    context.observer, context.executor, context.stuck_after = observer, executor, stuck_after
+    return machine
+
+
+def _new_machine(
+    spec: ModelSpec, variant: str, granularity: str
+) -> tuple[type[RuleBasedStateMachine], _Context]:
+    cls = spec.cls
+    call = st.one_of([op.strategy() for op in spec.operations])
+    rounds = round_strategy(
+        cls.max_workers, st.lists(call, min_size=1, max_size=cls.max_ops_per_worker)
+    )
+    per_op = cls.points_per_operation.get(granularity, POINTS_PER_OPERATION[granularity])
+    schedules = schedule_strategy(cls.max_workers, per_op * cls.max_ops_per_worker)
+    params = st.fixed_dictionaries(dict(cls.parameters))
+    context = _Context()
 
     class Machine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             self.runner: ScenarioRunner | None = None
-            if observer is not None:
-                observer.example_started()
+            if context.observer is not None:
+                context.observer.example_started()
 
         @initialize(
             seed=st.integers(0, 2**32 - 1),
@@ -188,15 +201,16 @@ def build_machine(
             calls: list[list[Call]],
             schedule: Schedule,
         ) -> None:
+            observer = context.observer
             self.runner = ScenarioRunner(
                 spec,
                 variant,
                 seed=seed,
                 params=params,
                 granularity=granularity,
-                executor=executor,
-                stuck_after=stuck_after,
-                on_failure=record,
+                executor=context.executor,
+                stuck_after=context.stuck_after,
+                on_failure=observer.failed if observer is not None else None,
                 capture=False,
             )
             for one in prelude:
@@ -219,7 +233,14 @@ def build_machine(
                 self.runner = None
 
     Machine.__name__ = Machine.__qualname__ = f"{_camel(cls.name)}{_camel(variant)}Machine"
-    return Machine
+    return Machine, context
+
+
+def release_machine(machine: type[RuleBasedStateMachine]) -> None:
+    """Forget the hunt a shared machine class was set up for (its observer, its executor)."""
+    for cached, context in _machines.values():
+        if cached is machine:
+            context.observer, context.executor = None, None
 
 
 def _camel(text: str) -> str:
