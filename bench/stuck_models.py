@@ -38,8 +38,9 @@ class _StuckModel(Model):
         raise NotImplementedError
 
     @operation()
-    def stuck(self) -> None:
-        self.wait()
+    def stuck(self, worker: int | None) -> None:
+        if worker is not None:  # on the test thread (a sequential step) nothing would stop it
+            self.wait()
 
     @invariant()
     def fine(self) -> None:
