@@ -478,10 +478,19 @@ def _interrupt_if_running(entry: _Abandoned) -> None:
     entry.interrupted = True
 
 
+#: Real seconds between two rechecks of the abandoned threads: each costs a system call per
+#: thread, which a run of a few hundred microseconds should not pay every time.
+_RECHECK_EVERY = 0.05
+_next_recheck = 0.0
+
+
 def recheck_abandoned() -> None:
     """Interrupt abandoned threads that have started running Python code since last looked at
-    (called before each run; nothing to do in a process that never abandoned a thread)."""
-    if _ABANDONED:
+    (called before each run, at most every `_RECHECK_EVERY` seconds; nothing to do in a
+    process that never abandoned a thread)."""
+    global _next_recheck
+    if _ABANDONED and _real_monotonic() >= _next_recheck:
+        _next_recheck = _real_monotonic() + _RECHECK_EVERY
         for entry in list(_ABANDONED):
             if not entry.thread.is_alive():
                 _ABANDONED.remove(entry)
