@@ -45,7 +45,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -55,17 +54,25 @@ from time import perf_counter  # bound before any World is entered: always the r
 from typing import Any
 
 from backoffer_scenario import calls_of, make_backoffer, no_sleep, shows_lost_update
-from common import REPO_ROOT, loadavg, now, waits
+from common import PEER_MARK, REPO_ROOT, loadavg, now, waits
 
 from harness.hunt import hunt
 from harness.machine import NOISE_RATES
 from harness.runtime import GRANULARITIES, Executor, World
 from harness.schedule.drawn import DrawnSchedule
 from models.backoffer import UnsafeBackoffer
+from models.backoffer_spec import BackofferModel
 
 MODEL_MODULE = "models.backoffer"
 FRONTRUN_SCENARIOS: tuple[tuple[int, int], ...] = ((2, 1), (2, 3))
 DEFAULT_FRONTRUN = "/tmp/frontrun-venv/bin/frontrun"
+DEFAULT_INTERLEAVE = "/tmp/interleave-venv/bin/python"
+DEFAULT_RUNPARALLEL = "/tmp/runparallel-venv/bin/python"
+RUNPARALLEL_SCENARIOS: tuple[tuple[int, int], ...] = ((2, 1), (2, 3), (4, 3))
+BENCH_DIR = REPO_ROOT / "bench"
+#: The Python the first-failure ratios are taken on: interleave-test needs 3.12+, and every
+#: tool runs on the same minor version (point counts and hook costs differ between them).
+PEERS_PYTHON = (3, 12)
 #: Detection times kept per cell: enough for a distribution, bounded for a JSON file.
 MAX_SAMPLES = 2000
 WARMUP_SECONDS = 0.1
@@ -165,13 +172,30 @@ def measure_naive(seconds: float, calls: int) -> list[dict]:
 # -- 2. the harness ----------------------------------------------------------------------------
 
 
-def measure_hunts(seconds: float, max_seeds: int) -> dict:
-    """Hunts with seeds 0, 1, ... until `seconds` have passed (at least one hunt)."""
+def scenario_model(threads: int, calls: int) -> type[BackofferModel]:
+    """The catalog's Backoffer model bounded to the peers' scenario: rounds of `threads`
+    workers making 1..`calls` calls each (the hunt still draws configs, a prelude and extra
+    steps as usual)."""
+    return type(
+        f"Backoffer{threads}x{calls}Model",
+        (BackofferModel,),
+        {"max_workers": threads, "max_ops_per_worker": calls, "__module__": __name__},
+    )
+
+
+def measure_hunts(
+    seconds: float, max_seeds: int, model: str | type[BackofferModel] = "backoffer"
+) -> dict:
+    """Hunts with seeds 0, 1, ... until `seconds` have passed (at least one hunt), after one
+    untimed warm-up hunt (imports, the pool's threads, the point tables)."""
+    hunt(model, "unsafe", seed=max_seeds, granularity="access", shrink=False, max_examples=5)
     seeds: list[dict] = []
     start = perf_counter()
     while len(seeds) < max_seeds and (not seeds or perf_counter() - start < seconds):
         seed = len(seeds)
-        r = hunt("backoffer", "unsafe", seed=seed, granularity="access", shrink=False)
+        t0 = perf_counter()
+        r = hunt(model, "unsafe", seed=seed, granularity="access", shrink=False)
+        wall = perf_counter() - t0
         seeds.append(
             {
                 "seed": seed,
@@ -180,6 +204,7 @@ def measure_hunts(seconds: float, max_seeds: int) -> dict:
                 "first_example": r.first_example,
                 "seconds_to_first_failure": r.seconds_to_first_failure,
                 "seconds": r.seconds,
+                "wall_seconds": wall,
                 "invariant": getattr(r.first_failure, "invariant", None),
             }
         )
@@ -195,6 +220,8 @@ def measure_hunts(seconds: float, max_seeds: int) -> dict:
         "seconds": elapsed,
         "seconds_to_first_median": statistics.median(firsts) if firsts else None,
         "seconds_to_first_max": max(firsts) if firsts else None,
+        "seconds_to_first": firsts,
+        "wall_seconds_median": statistics.median(s["wall_seconds"] for s in seeds),
         "examples_to_first_median": statistics.median(examples) if examples else None,
         "examples_to_first_max": max(examples) if examples else None,
         "per_seed": seeds,
@@ -248,83 +275,6 @@ def measure_runtime(threads: int, calls: int, granularity: str, seconds: float) 
 
 # -- 3. frontrun -------------------------------------------------------------------------------
 
-FRONTRUN_SCRIPT = textwrap.dedent(
-    '''
-    """Written and run by bench/bench_peers.py under the frontrun launcher; prints JSON."""
-    import json
-    import sys
-    import time
-
-    sys.path[:0] = [sys.argv[1], sys.argv[1] + "/bench"]
-    opts = json.loads(sys.argv[2])
-
-    import frontrun
-    from backoffer_scenario import calls_of, make_backoffer, shows_lost_update
-    from models.backoffer import LockedBackoffer, UnsafeBackoffer
-
-
-    def explore(cls, threads, calls, strategy, always_ok=False, oracle=False, **kw):
-        def invariant(bo):
-            return always_ok or not shows_lost_update(bo, threads * calls)
-
-        t0 = time.perf_counter()
-        r = frontrun.explore(
-            setup=lambda: make_backoffer(cls, oracle=oracle),
-            workers=calls_of(calls),
-            count=threads,
-            invariant=invariant,
-            strategy=strategy,
-            reproduce_on_failure=0,
-            **kw,
-        )
-        took = time.perf_counter() - t0
-        return {
-            "threads": threads,
-            "calls": calls,
-            "strategy": strategy,
-            "variant": cls.__name__,
-            "oracle": oracle,
-            "seconds": took,
-            "executions": r.num_explored,
-            "property_holds": r.property_holds,
-            "found": r.property_holds is False,
-            "first_failing_execution": r.failures[0][0] if r.failures else None,
-            "inconclusive_reason": getattr(r, "inconclusive_reason", None),
-        }
-
-
-    out = {"version": frontrun.__version__, "python": sys.version.split()[0], "cells": []}
-    cells = out["cells"]
-    explore(UnsafeBackoffer, 2, 1, "dpor")  # untimed warm-up, as the harness's runs get
-    for threads, calls in opts["scenarios"]:
-        for rep in range(opts["dpor_reps"]):
-            c = explore(UnsafeBackoffer, threads, calls, "dpor", total_timeout=opts["cap"])
-            c.update(kind="first", rep=rep)
-            cells.append(c)
-        for seed in range(opts["random_seeds"]):
-            c = explore(
-                UnsafeBackoffer, threads, calls, "random", seed=seed, max_attempts=opts["attempts"]
-            )
-            c.update(kind="first", rep=seed)
-            cells.append(c)
-        c = explore(
-            UnsafeBackoffer, threads, calls, "random", always_ok=True, seed=12345,
-            max_attempts=opts["rate_attempts"],
-        )
-        c.update(kind="rate")
-        cells.append(c)
-        for oracle in (False, True):
-            c = explore(
-                LockedBackoffer, threads, calls, "dpor", oracle=oracle, stop_on_first=False,
-                total_timeout=opts["exhaust_cap"],
-            )
-            c.update(kind="exhaust", cap=opts["exhaust_cap"])
-            cells.append(c)
-            print(json.dumps(c), file=sys.stderr, flush=True)
-    print("FRONTRUN-JSON " + json.dumps(out))
-    '''
-).lstrip()
-
 
 def scenario_keys() -> list[str]:
     """The frontrun scenarios as the summaries name them ("2x1", ...)."""
@@ -338,11 +288,42 @@ def frontrun_launcher(option: str | None) -> str | None:
     return None
 
 
+def run_peer(cmd: list[str], timeout: float) -> dict:
+    """Run one peer's script (`cmd`, from bench/) and return the JSON it printed, or an error.
+
+    Each peer runs in its own virtualenv and process, so nothing it patches reaches this one.
+    """
+    started = perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd,
+            check=False,
+            cwd=BENCH_DIR,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"subprocess timed out after {timeout:.0f} s", "command": cmd}
+    took = perf_counter() - started
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith(PEER_MARK)), None)
+    if proc.returncode not in (0,) or line is None:
+        return {
+            "error": f"subprocess failed (exit {proc.returncode})",
+            "stderr": proc.stderr[-3000:],
+            "stdout": proc.stdout[-2000:],
+            "command": cmd,
+        }
+    out = json.loads(line[len(PEER_MARK) :])
+    out.update(command=[*cmd[:-1], "<options>"], wall_seconds=took)
+    return out
+
+
 def measure_frontrun(launcher: str | None, seconds: float, exhaust_cap: float) -> dict:
     if launcher is None:
         return {
-            "error": "no frontrun launcher found (install: python3 -m venv /tmp/frontrun-venv && "
-            "/tmp/frontrun-venv/bin/pip install frontrun==0.7.0, or pass --frontrun PATH)"
+            "error": "no frontrun launcher found (install: python3.12 -m venv /tmp/frontrun-venv "
+            "&& /tmp/frontrun-venv/bin/pip install frontrun==0.7.0, or pass --frontrun PATH)"
         }
     python = Path(launcher).parent / "python"  # the launcher's own virtualenv
     opts = {
@@ -354,33 +335,58 @@ def measure_frontrun(launcher: str | None, seconds: float, exhaust_cap: float) -
         "cap": 60.0,
         "exhaust_cap": exhaust_cap,
     }
-    with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
-        script = Path(tmp) / "frontrun_peer.py"
-        script.write_text(FRONTRUN_SCRIPT)
-        cmd = [launcher, str(python), str(script), str(REPO_ROOT), json.dumps(opts)]
-        started = perf_counter()
-        try:
-            proc = subprocess.run(
-                cmd,
-                check=False,
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=10 * seconds + 4 * exhaust_cap + 300,
-            )
-        except subprocess.TimeoutExpired:
-            return {"error": "frontrun subprocess timed out", "command": cmd}
-        took = perf_counter() - started
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FRONTRUN-JSON ")), None)
-    if proc.returncode != 0 or line is None:
+    cmd = [launcher, str(python), "peer_frontrun.py", json.dumps(opts)]
+    out = run_peer(cmd, timeout=10 * seconds + 4 * exhaust_cap + 300)
+    out["options"] = opts
+    return out
+
+
+def measure_interleave(python: str | None, seconds: float, exhaust_cap: float) -> dict:
+    """interleave-test 0.1.0 from its own virtualenv (see `peer_interleave`)."""
+    if python is None or not Path(python).exists():
         return {
-            "error": f"frontrun subprocess failed (exit {proc.returncode})",
-            "stderr": proc.stderr[-3000:],
-            "stdout": proc.stdout[-2000:],
-            "command": cmd,
+            "error": "no interleave-test virtualenv (install: python3.12 -m venv "
+            f"{Path(DEFAULT_INTERLEAVE).parent.parent} && {Path(DEFAULT_INTERLEAVE).parent}/pip "
+            "install interleave-test==0.1.0, or pass --interleave PYTHON)"
         }
-    out = json.loads(line[len("FRONTRUN-JSON ") :])
-    out.update(command=[*cmd[:3], "<repo>", "<options>"], options=opts, wall_seconds=took)
+    opts = {
+        "scenarios": [list(s) for s in FRONTRUN_SCENARIOS],
+        "seeds": 20,
+        "dfs_reps": 3,
+        "attempts": 500,
+        "rate_attempts": 200,
+        "exhaust_cap": exhaust_cap,
+    }
+    out = run_peer(
+        [python, "peer_interleave.py", json.dumps(opts)],
+        timeout=20 * seconds + 3 * exhaust_cap + 300,
+    )
+    out["options"] = opts
+    return out
+
+
+def measure_runparallel(python: str | None, seconds: float) -> dict:
+    """pytest-run-parallel 0.10.0 from its own virtualenv (see `peer_runparallel`)."""
+    if python is None or not Path(python).exists():
+        return {
+            "error": "no pytest-run-parallel virtualenv (install: python3.12 -m venv "
+            f"{Path(DEFAULT_RUNPARALLEL).parent.parent} && {Path(DEFAULT_RUNPARALLEL).parent}/pip "
+            "install pytest-run-parallel==0.10.0, or pass --runparallel PYTHON)"
+        }
+    # Enough parametrized cases for the budget at a few hundred runs/s (collecting many more
+    # would cost more than the runs); the session stops when the budget is spent.
+    opts = {
+        "scenarios": [list(s) for s in RUNPARALLEL_SCENARIOS],
+        "seconds": seconds,
+        "cases": int(600 * seconds) + 100,
+    }
+    out = run_peer(
+        [python, "peer_runparallel.py", json.dumps(opts)],
+        timeout=len(RUNPARALLEL_SCENARIOS) * (seconds + 120) + 60,
+    )
+    out["options"] = opts
+    for cell in out.get("cells", []):
+        cell["waits"] = waits(cell.pop("found_at"))[:MAX_SAMPLES]
     return out
 
 
@@ -418,6 +424,37 @@ def frontrun_summary(fr: dict) -> dict:
                     "cap": c["cap"],
                     "inconclusive_reason": c["inconclusive_reason"],
                 }
+        summary[key] = entry
+    return summary
+
+
+def interleave_summary(il: dict) -> dict:
+    """Medians per (scenario, strategy) from the raw interleave-test cells."""
+    summary: dict[str, Any] = {}
+    for key in scenario_keys():
+        cells = [c for c in il.get("cells", []) if f"{c['threads']}x{c['calls']}" == key]
+        entry: dict[str, Any] = {}
+        for strategy in ("random", "pct", "dfs"):
+            firsts = [c for c in cells if c["kind"] == "first" and c["strategy"] == strategy]
+            hits = [c for c in firsts if c["found"]]
+            entry[strategy] = {
+                "tries": len(firsts),
+                "found": len(hits),
+                "seconds_to_first_median": statistics.median(c["seconds"] for c in hits)
+                if hits
+                else None,
+                "executions_to_first_median": statistics.median(c["executions"] for c in hits)
+                if hits
+                else None,
+                "seconds_to_first": [c["seconds"] for c in hits],
+            }
+        rate = next((c for c in cells if c["kind"] == "rate"), None)
+        if rate:
+            entry["random_executions_per_s"] = rate["executions"] / rate["seconds"]
+            entry["random_rate_executions"] = rate["executions"]
+        exhaust = next((c for c in cells if c["kind"] == "exhaust"), None)
+        if exhaust:
+            entry["locked_dfs"] = exhaust
         summary[key] = entry
     return summary
 
@@ -543,6 +580,61 @@ def render(report: dict) -> str:
                 if name in e:
                     lines.append(lock_dpor_line(key, label, e[name]))
     lines.append("")
+    for key, h in report.get("harness_hunt_scenarios", {}).items():
+        lines.append(
+            f"harness hunt {key} (2 workers, 1..{key[-1]} calls): found by {h['found']}/"
+            f"{h['seeds']} seeds; time to first failure median {_ms(h['seconds_to_first_median'])}"
+            f", max {_ms(h['seconds_to_first_max'])}; whole hunt (no shrink) median "
+            f"{_ms(h['wall_seconds_median'])}"
+        )
+    il = report.get("interleave", {})
+    lines.append("")
+    if "error" in il:
+        lines.append(f"== 3b. interleave-test: NOT MEASURED: {il['error']} ==")
+        if il.get("stderr"):
+            lines.append(textwrap.indent(il["stderr"][-1500:], "   | "))
+    elif il:
+        lines.append(
+            f"== 3b. interleave-test {il['version']} (Python {il['python']}, own venv, "
+            f"subprocess, {il['wall_seconds']:.1f} s) =="
+        )
+        for key, e in report["interleave_summary"].items():
+            for strategy in ("random", "pct", "dfs"):
+                st = e[strategy]
+                lines.append(
+                    f"  {key} {strategy:<6}: found {st['found']}/{st['tries']}, median "
+                    f"{_f(st['executions_to_first_median'])} schedules, "
+                    f"{_ms(st['seconds_to_first_median'])} to first failure"
+                )
+            lines.append(
+                f"  {key} random: {_f(e.get('random_executions_per_s'), ',.0f')} executions/s"
+            )
+            ex = e.get("locked_dfs")
+            if ex:
+                state = "exhausted" if ex["exhausted"] else f"NOT exhausted ({ex['cap']:g} s cap)"
+                lines.append(
+                    f"  {key} DFS on LockedBackoffer: {ex['executions']} schedules, "
+                    f"{ex['seconds']:.2f} s, {state}"
+                )
+    rp = report.get("runparallel", {})
+    lines.append("")
+    if "error" in rp:
+        lines.append(f"== 3c. pytest-run-parallel: NOT MEASURED: {rp['error']} ==")
+        if rp.get("stderr"):
+            lines.append(textwrap.indent(rp["stderr"][-1500:], "   | "))
+    elif rp:
+        lines.append(
+            f"== 3c. pytest-run-parallel {rp['version']} (pytest {rp['pytest']}, Python "
+            f"{rp['python']}, real threads) =="
+        )
+        for c in rp["cells"]:
+            load = "/".join(f"{x:.2f}" for x in c["loadavg"])
+            lines.append(
+                f"  {c['threads']}x{c['calls']}: {c['found']}/{c['runs']:,} runs showed it "
+                f"({_f(c['share'], '.2%')}), {_f(c['runs_per_s'], ',.0f')} runs/s, switch "
+                f"interval {_f(c['switch_interval'], 'g')}, load {load}"
+            )
+    lines.append("")
     lines.append("== 4. Ratios (ours / theirs) ==")
     for row in report["ratios"]:
         lines.append(
@@ -568,61 +660,95 @@ def _row(key: str, what: str, unit: str, ours: float | None, theirs: float | Non
     return {"key": key, "what": what, "unit": unit, "ours": ours, "theirs": theirs, "ratio": ratio}
 
 
+def _detection_row(key: str, label: str, hunt: dict, cells: list[dict]) -> dict | None:
+    """Hunt seeds that found it vs the best stress cell's windows as long as the slowest hunt."""
+    window = hunt["seconds_to_first_max"]
+    if not cells or window is None:
+        return None
+    best = max(cells, key=lambda c: window_share(c, window) or 0.0)
+    sleep = f" {best['sleep']}" if "sleep" in best else ""
+    row = _row(
+        key,
+        f"detection within {_ms(window)} (the slowest hunt): hunt seeds vs windows of the "
+        f"best {label} cell ({best['threads']}x{best['calls']}{sleep}, switch "
+        f"{best['switch_interval']:g})",
+        "share",
+        hunt["share"],
+        window_share(best, window),
+    )
+    return {**row, "window": window, "cell": {k: v for k, v in best.items() if k != "waits"}}
+
+
+#: (summary key in the report, peer label, strategies) of the model-checking peers.
+PEERS = (
+    ("frontrun_summary", "frontrun", ("dpor", "random")),
+    ("interleave_summary", "interleave-test", ("random", "pct", "dfs")),
+)
+
+
 def ratios(report: dict, hunt: dict | None = None) -> list[dict]:
     """Ours / theirs from one report: `hunt` (default: the report's own hunts) supplies the
-    harness's detection share and time to first failure; the rest is in `report`."""
+    harness's detection share; the per-scenario hunts supply its time to first failure."""
     rows = []
     hunt = hunt or report.get("harness_hunt")
     if hunt:
-        window = hunt["seconds_to_first_max"]
-        best = max(report["naive"], key=lambda c: window_share(c, window) or 0.0)
-        row = _row(
-            "detection",
-            f"detection within {_ms(window)} (the slowest hunt): hunt seeds vs windows of the "
-            f"best naive cell ({best['threads']}x{best['calls']} {best['sleep']}, switch "
-            f"{best['switch_interval']:g})",
-            "share",
-            hunt["share"],
-            window_share(best, window),
-        )
-        rows.append({**row, "window": window, "naive_cell": best})
+        stress = [
+            ("detection", "naive", report["naive"]),
+            (
+                "detection_runparallel",
+                "pytest-run-parallel",
+                report.get("runparallel", {}).get("cells", []),
+            ),
+        ]
+        for key, label, cells in stress:
+            row = _detection_row(key, label, hunt, cells)
+            if row:
+                rows.append(row)
     runtime = {(c["threads"], c["calls"], c["granularity"]): c for c in report["harness_runtime"]}
-    for key, e in report.get("frontrun_summary", {}).items():
+    hunts = report.get("harness_hunt_scenarios", {})
+    for key in scenario_keys():
         threads, calls = (int(x) for x in key.split("x"))
-        for granularity in GRANULARITIES:
-            ours = runtime.get((threads, calls, granularity))
-            if not ours:
+        ours_hunt = hunts.get(key)
+        for summary_key, peer, strategies in PEERS:
+            e = report.get(summary_key, {}).get(key)
+            if not e:
                 continue
-            ttf = statistics.median(ours["waits"]) if ours["waits"] else None
-            rows += [
-                _row(
-                    f"ttf_runtime_{granularity}_{strategy}_{key}",
-                    f"{key} time to first, runtime {granularity} vs frontrun {strategy}",
-                    "s",
-                    ttf,
-                    e[strategy]["seconds_to_first_median"],
+            if ours_hunt:
+                rows += [
+                    _row(
+                        f"ttf_hunt_{peer}_{strategy}_{key}",
+                        f"{key} time to first failure, hunt (median) vs {peer} {strategy}",
+                        "s",
+                        ours_hunt["seconds_to_first_median"],
+                        e[strategy]["seconds_to_first_median"],
+                    )
+                    for strategy in strategies
+                ]
+            for granularity in GRANULARITIES:
+                ours = runtime.get((threads, calls, granularity))
+                if not ours:
+                    continue
+                ttf = statistics.median(ours["waits"]) if ours["waits"] else None
+                rows += [
+                    _row(
+                        f"ttf_runtime_{granularity}_{peer}_{strategy}_{key}",
+                        f"{key} time to first, runtime {granularity} vs {peer} {strategy}",
+                        "s",
+                        ttf,
+                        e[strategy]["seconds_to_first_median"],
+                    )
+                    for strategy in strategies
+                    if strategy != "dfs"
+                ]
+                rows.append(
+                    _row(
+                        f"rate_{granularity}_{peer}_{key}",
+                        f"{key} executions/s, runtime {granularity} vs {peer} random (opcode)",
+                        "/s",
+                        ours["runs_per_s"],
+                        e.get("random_executions_per_s"),
+                    )
                 )
-                for strategy in ("dpor", "random")
-            ]
-            rows.append(
-                _row(
-                    f"rate_{granularity}_{key}",
-                    f"{key} executions/s, runtime {granularity} vs frontrun random (opcode)",
-                    "/s",
-                    ours["runs_per_s"],
-                    e.get("random_executions_per_s"),
-                )
-            )
-        if hunt:
-            rows.append(
-                _row(
-                    f"ttf_hunt_dpor_{key}",
-                    f"{key} time to first, hunt (median) vs frontrun dpor",
-                    "s",
-                    hunt["seconds_to_first_median"],
-                    e["dpor"]["seconds_to_first_median"],
-                )
-            )
     return rows
 
 
@@ -727,7 +853,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
         print(f"wrote {args.json}")
     peers = ("frontrun", "interleave", "runparallel")
-    return 0 if all("error" not in report[p] for p in peers) else 2
+    errors = [report[p].get("error") for p in peers]
+    failed = [e for e in errors if e is not None and not e.startswith("skipped")]
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":

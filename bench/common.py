@@ -64,3 +64,14 @@ def cpu_model() -> str:
 
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+#: The line prefix a peer's script (run in the peer's own virtualenv) prints its JSON after.
+PEER_MARK = "PEER-JSON "
+
+
+def emit_peer_json(out: dict[str, Any]) -> None:
+    """Print a peer script's results for `bench_peers.run_peer` to pick out of its stdout."""
+    import json
+
+    print(PEER_MARK + json.dumps(out), flush=True)

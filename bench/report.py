@@ -28,6 +28,7 @@ from time import perf_counter
 from typing import Any
 
 import bench_peers
+import report_health
 from common import REPO_ROOT, cpu_model, loadavg, now
 
 from harness.runtime import GRANULARITIES
@@ -68,6 +69,8 @@ SETTINGS = {
     "exhaust_cap": "bench_peers.py: cap in seconds on each frontrun DPOR exhaustion",
 }
 OVERHEAD_BAR_US = 2.0
+#: bench_peers.py runs here: the peers' Python (interleave-test needs 3.12+).
+DEFAULT_PEERS_PYTHON = "/tmp/harness312-venv/bin/python"
 RATE_BAR = 10.0
 
 
@@ -145,8 +148,23 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     peer_options = ["--seconds", str(args.seconds), "--exhaust-cap", str(args.exhaust_cap)]
     if args.frontrun:
         peer_options += ["--frontrun", args.frontrun]
+    # The first-failure ratios compare tools on one Python: interleave-test needs 3.12.
+    peers_python = args.peers_python or sys.executable
     combined["peers"] = run_part(
-        sys.executable, "bench_peers.py", RESULTS / "peers.json", "--no-hunts", *peer_options
+        peers_python, "bench_peers.py", RESULTS / "peers.json", "--no-hunts", *peer_options
+    )
+    combined["cli"] = run_part(
+        sys.executable,
+        "bench_cli.py",
+        RESULTS / "cli.json",
+        "--python",
+        *dict.fromkeys([sys.executable, peers_python]),
+    )
+    combined["longrun"] = run_part(
+        sys.executable,
+        "bench_longrun.py",
+        RESULTS / "longrun.json",
+        *(["--hunts", "200", "--warm", "50"] if args.quick else []),
     )
     combined["machine"]["loadavg_after"] = loadavg()
     combined["total_seconds"] = perf_counter() - began
@@ -197,7 +215,7 @@ def bars(combined: dict[str, Any]) -> list[dict[str, Any]]:
     figure = f"seeds that found it within 100 examples: {found or 'not measured'}"
     detection = by_key.get("detection")
     if detection and detection["theirs"] is not None:
-        cell = detection["naive_cell"]
+        cell = detection["cell"]
         figure += (
             f". Naive stress in the same time ({_ms(detection['window'])}, the slowest access "
             f"hunt), best cell ({cell['threads']}x{cell['calls']} {cell['sleep']}, switch "
@@ -212,13 +230,13 @@ def bars(combined: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
 
-    ttf = [by_key.get(f"ttf_hunt_dpor_{key}") for key in bench_peers.scenario_keys()]
+    ttf = [by_key.get(f"ttf_hunt_frontrun_dpor_{key}") for key in bench_peers.scenario_keys()]
     ttf = [r for r in ttf if r and r["ratio"] is not None]
     out.append(
         _bar(
             "Time to first counterexample: harness / frontrun <= 1.0 on the 2-worker Backoffer",
             "; ".join(
-                f"{r['what'].split()[0]}: hunt (access) median {_ms(r['ours'])} / frontrun DPOR "
+                f"{r['what'].split()[0]}: hunt median {_ms(r['ours'])} / frontrun DPOR "
                 f"median {_ms(r['theirs'])} = {r['ratio']:.2f}"
                 for r in ttf
             )
@@ -228,7 +246,7 @@ def bars(combined: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
     # frontrun's random strategy schedules at every opcode: that is the same granularity.
-    rate = [by_key.get(f"rate_opcode_{key}") for key in bench_peers.scenario_keys()]
+    rate = [by_key.get(f"rate_opcode_frontrun_{key}") for key in bench_peers.scenario_keys()]
     rate = [r for r in rate if r and r["ratio"] is not None]
     out.append(
         _bar(
@@ -598,7 +616,9 @@ def render(combined: dict[str, Any], plot: str | None) -> str:
         f"- Machine: {machine['cpu']}, {machine['cpu_count']} CPUs, {machine['platform']}; load "
         f"average (1/5/15 min) {_load(machine['loadavg_before'])} before, "
         f"{_load(machine.get('loadavg_after'))} after.",
-        f"- Pythons: runtime on {pythons}; hunts and peers on {combined['python']}"
+        f"- Pythons: runtime on {pythons}; bench_hunt's hunts, the CLI's first line and the "
+        f"long runs on {combined['python']}; bench_peers (naive stress, the bounded hunts, "
+        f"the bare runtime) on {combined['peers'].get('python', '?')}"
         + (f"; frontrun {fr['version']} on {fr['python']}" if "version" in fr else "")
         + ".",
         "",
@@ -609,10 +629,19 @@ def render(combined: dict[str, Any], plot: str | None) -> str:
         ["bar", "this run", "met"],
         [[b["bar"], b["figure"], "met" if b["met"] else "**not met**"] for b in bars(combined)],
     )
+    lines += ["## Issue 13's and issue 12's bars", ""]
+    lines += table(
+        ["bar", "this run", "met"],
+        [
+            [b["bar"], b["figure"], "met" if b["met"] else "**not met**"]
+            for b in report_health.bars(combined, ratio_rows(combined))
+        ],
+    )
     lines += runtime_section(combined)
     lines += hunt_section(combined)
     lines += gallery_section(combined)
     lines += peers_section(combined)
+    lines += report_health.sections(combined)
     lines += ["## Time to first failure, per tool", ""]
     lines += (
         [f"![time to first failure per tool]({plot})", ""]
@@ -717,6 +746,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     parser.add_argument("--frontrun", help="frontrun launcher (default: bench_peers' search)")
     parser.add_argument(
+        "--peers-python",
+        default=DEFAULT_PEERS_PYTHON if Path(DEFAULT_PEERS_PYTHON).exists() else None,
+        help="a Python 3.12 with the project installed, for bench_peers.py (default "
+        f"{DEFAULT_PEERS_PYTHON} if present, else this interpreter)",
+    )
+    parser.add_argument(
         "--from-json", type=Path, help="render BENCHMARKS.md and the plot from this file only"
     )
     args = parser.parse_args(argv)
@@ -736,13 +771,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwrote {MARKDOWN}" + (f", {PLOT}" if plotted else " (plot skipped: no matplotlib)"))
     if not args.from_json:
         print(f"numbers: {RESULTS / 'benchmarks.json'}")
-    for bar in bars(combined):
+    for bar in [*bars(combined), *report_health.bars(combined, ratio_rows(combined))]:
         print(f"  {'met    ' if bar['met'] else 'NOT MET'}  {bar['bar']}: {bar['figure']}")
     parts = [
         *combined["runtime"].values(),
         combined["hunt"],
         combined.get("gallery", {}),
         combined["peers"],
+        combined.get("cli", {}),
+        combined.get("longrun", {}),
     ]
     failed = [part for part in parts if part.get("exit_status")]
     if failed:

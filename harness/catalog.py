@@ -5,6 +5,11 @@ Three sources, in this order of precedence:
 2. models registered by installed packages under the ``harness.models`` entry-point group;
 3. the models bundled in this repository's ``models`` package (every ``*_spec`` module).
 Every model is validated when it is loaded, so a broken declaration is reported by name.
+
+A bundled model named by its id is loaded from its own module alone (`BUNDLED`): no entry-point
+scan and no import of the other bundled models, which a one-model command such as ``harness
+hunt backoffer`` would otherwise pay for at every start. Only ids that are not bundled -- and
+listing every model -- go through the full discovery (a plugin cannot take a bundled id).
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import importlib
 import pkgutil
 import re
 import traceback
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
@@ -22,6 +26,18 @@ from harness.errors import UsageError
 from harness.model import Model, ModelSpec, validate_model
 
 ENTRY_POINT_GROUP = "harness.models"
+#: Bundled model id -> its module: the fast path of `find_model` (a test checks that it
+#: matches what the full scan of the ``models`` package finds).
+BUNDLED = {
+    "backoffer": "models.backoffer_spec",
+    "bank": "models.bank_spec",
+    "cachetools-lru": "models.cachetools_spec",
+    "counter": "models.counter_spec",
+    "dict-iteration": "models.registry_spec",
+    "lazy-init": "models.lazy_init_spec",
+    "lru": "models.lru_spec",
+    "queue": "models.pipeline_spec",
+}
 #: Bundled model modules that could not be loaded, and why (shown by `harness models`).
 UNAVAILABLE: dict[str, str] = {}
 
@@ -66,6 +82,32 @@ def _import(module_name: str, ref: str) -> ModuleType:
         ) from None
 
 
+@functools.cache
+def _bundled_module(name: str) -> dict[str, ModelSpec]:
+    """The models one bundled module defines, validated (once per process); none if the
+    module needs a third-party package that is not installed."""
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name in (name, "models"):
+            raise
+        # A bundled model of an optional third-party package that is not installed.
+        UNAVAILABLE[name] = f"needs {exc.name!r} (not installed)"
+        return {}
+    found: dict[str, ModelSpec] = {}
+    for obj in vars(module).values():
+        if (
+            isinstance(obj, type)
+            and issubclass(obj, Model)
+            and obj is not Model
+            and obj.__module__ == module.__name__
+            and obj.name
+        ):
+            spec = validate_model(obj, f"{module.__name__}:{obj.__qualname__}")
+            found[spec.name] = spec
+    return found
+
+
 def _bundled() -> dict[str, ModelSpec]:
     found: dict[str, ModelSpec] = {}
     try:
@@ -73,28 +115,14 @@ def _bundled() -> dict[str, ModelSpec]:
     except ImportError:
         return found
     for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.endswith("_spec"):
-            continue
-        try:
-            module = importlib.import_module(f"models.{info.name}")
-        except ModuleNotFoundError as exc:
-            # A bundled model of an optional third-party package that is not installed.
-            UNAVAILABLE[f"models.{info.name}"] = f"needs {exc.name!r} (not installed)"
-            continue
-        for obj in vars(module).values():
-            if (
-                isinstance(obj, type)
-                and issubclass(obj, Model)
-                and obj is not Model
-                and obj.__module__ == module.__name__
-                and obj.name
-            ):
-                spec = validate_model(obj, f"{module.__name__}:{obj.__qualname__}")
-                found[spec.name] = spec
+        if info.name.endswith("_spec"):
+            found.update(_bundled_module(f"models.{info.name}"))
     return found
 
 
 def _plugins() -> dict[str, ModelSpec]:
+    from importlib.metadata import entry_points  # about 30 ms to import and scan: only here
+
     found: dict[str, ModelSpec] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         spec = _load_reference(ep.value)
@@ -129,6 +157,14 @@ def find_model(ref: str | type[Model]) -> ModelSpec:
     if ":" in ref:
         return _load_reference(ref)
     name, _, _variant = ref.partition(".")
+    module = BUNDLED.get(name)
+    if module is not None:
+        try:
+            spec = _bundled_module(module).get(name)
+        except ImportError:
+            spec = None  # no bundled models here (an installed harness): full discovery
+        if spec is not None:
+            return spec
     models = all_models()
     if name not in models:
         known = ", ".join(sorted(models)) or "none"

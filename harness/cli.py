@@ -20,7 +20,6 @@ from harness.artifact import DEFAULT_DIRECTORY, MAX_SEED, load
 from harness.catalog import UNAVAILABLE, all_models
 from harness.emit import emit_test
 from harness.errors import UsageError
-from harness.html import write_html
 from harness.hunt import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES, HuntResult, hunt_spec, resolve
 from harness.keeper import Keeper
 from harness.machine import HUNT_STRATEGIES
@@ -204,6 +203,8 @@ def _replay(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"regression test written: {emitted}")
     if args.html:
+        from harness.html import write_html  # only replay --html needs it
+
         if outcome.failure is None:
             raise UsageError("--html needs a counterexample that still fails")
         written = write_html(outcome.failure, args.html)

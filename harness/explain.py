@@ -313,10 +313,18 @@ def _known_equal(a: object, b: object) -> bool:
 
 
 def _lost_update(events: list[TraceEvent], message: str) -> str | None:
-    found = _lost_update_events(events, set(_IDENT.findall(message)))
+    named = set(_IDENT.findall(message))
+    found = _lost_update_events(events, named)
     if found is None:
         return None
     stale, earlier, e, how = found
+    loc = _location(e)
+    if how == "same" and loc is not None and loc.attr.lstrip("_") in named | {
+        n.lstrip("_") for n in named
+    }:
+        # The same value twice, but the failed check is about this very state: its value is
+        # wrong, so one update (a read-modify-write on a stale value) was lost after all.
+        how = "lost"
     if stale.target.endswith(_VALUE_READERS):
         method = stale.target.rsplit(".", 1)[-1]
         looked = f"looked up {e.what} (.{method}())"

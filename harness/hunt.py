@@ -16,7 +16,6 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
-from hypothesis.stateful import run_state_machine_as_test
 
 from harness import interrupts
 from harness.artifact import MAX_SEED
@@ -25,13 +24,14 @@ from harness.errors import BrokenModelError, LimitationError, UsageError
 from harness.evidence import Evidence
 from harness.failure import CounterexampleFound, Failure
 from harness.interrupts import as_interrupt
-from harness.machine import Observer, build_machine
+from harness.machine import Observer, build_machine, release_machine, run_machine
 from harness.minimize import minimize, rank, same_bug
 from harness.model import Model, ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.runtime.world import _REAL_TIME, active_world, leave_active_world
 from harness.scenario import replay_failure
+from harness.smoke import smoke, smoke_budget
 from harness.verdict import (
     BrokenModel,
     Clean,
@@ -44,7 +44,7 @@ from harness.verdict import (
 
 _real_perf_counter = _REAL_TIME["perf_counter"]
 # Typed alias: older Hypothesis releases ship this function without annotations.
-_run_machine: Callable[..., None] = run_state_machine_as_test
+_run_machine: Callable[..., None] = run_machine
 
 DEFAULT_MAX_EXAMPLES = 100
 #: The most examples one hunt may ask for: beyond it a run takes days and is a typo.
@@ -178,6 +178,8 @@ def _explore(
     Raises `BrokenModelError` or `LimitationError` when the run shows the model broken or the
     code doing something the harness cannot control.
     """
+    # The smoke phase may have spent part of the budget already (counted in `observer`).
+    max_examples = max(1, max_examples - observer.examples)
     machine = build_machine(
         spec,
         variant,
@@ -210,6 +212,8 @@ def _explore(
         raise BrokenModelError(
             f"the model is not deterministic (Hypothesis saw a flaky failure): {exc}"
         ) from exc
+    finally:
+        release_machine(machine)
 
 
 def untested_reason(spec: ModelSpec, evidence: Evidence) -> str | None:
@@ -301,7 +305,18 @@ def hunt_spec(
     try:
         with interrupts.guard():
             try:
-                explore(observer, hypothesis_shrinks=False)
+                smoke(
+                    spec,
+                    variant,
+                    seed=seed,
+                    granularity=granularity,
+                    executor=executor,
+                    stuck_after=stuck_after,
+                    budget=smoke_budget(max_examples),
+                    observer=observer,
+                )
+                if observer.first is None:
+                    explore(observer, hypothesis_shrinks=False)
                 examples = observer.examples
                 failure = observer.first
                 if failure is None:

@@ -17,12 +17,21 @@ All checks happen in `ScenarioRunner`; a failure is recorded in the `Observer` a
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import settings as Settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    get_state_machine_test,
+    initialize,
+    rule,
+    run_state_machine_as_test,
+)
 
 from harness.errors import BrokenModelError, UsageError
 from harness.evidence import Coverage
@@ -130,6 +139,27 @@ def _fit(schedule: Schedule, workers: int) -> tuple[list[ThreadPreemption], Any]
     return fitted, noise
 
 
+@dataclass
+class _Context:
+    """What one hunt hands its (shared) machine class: set by `build_machine` before each run."""
+
+    observer: Observer | None = None
+    executor: Executor | None = None
+    stuck_after: float = DEFAULT_STUCK_AFTER
+
+
+#: Machine classes kept across hunts, per (model class, variant, granularity), at most this
+#: many. Why not a new class per hunt: Hypothesis keeps per-class state for every state
+#: machine class it has run (`RuleBasedStateMachine._setup_state_per_class`, a cache of rule
+#: strategies), which held every hunt's class -- and through its closures the hunt's
+#: `Observer` and failures -- for the life of the process (about 115 KB a hunt). A reused
+#: class also reuses its strategies, which Hypothesis validates on first use (~3 ms).
+_MACHINE_CACHE_SIZE = 64
+_machines: dict[
+    tuple[type[Model], str, str, str], tuple[type[RuleBasedStateMachine], _Context]
+] = {}
+
+
 def build_machine(
     spec: ModelSpec,
     variant: str,
@@ -140,7 +170,12 @@ def build_machine(
     stuck_after: float = DEFAULT_STUCK_AFTER,
     strategy: str = "random",
 ) -> type[RuleBasedStateMachine]:
-    """A new state machine class testing `variant` of the model in `spec`."""
+    """The state machine class testing `variant` of the model in `spec`, set up for one hunt.
+
+    The class is shared by every hunt of the same model, variant, granularity and strategy
+    (see `_machines`); this call points it at `observer`, `executor` and `stuck_after`, so one
+    hunt at a time may run it (as one World at a time may be active anyway).
+    """
     check_granularity(granularity)
     if strategy not in HUNT_STRATEGIES:
         raise UsageError(
@@ -150,6 +185,21 @@ def build_machine(
     if variant not in cls.variants:
         known = ", ".join(cls.variants)
         raise BrokenModelError(f"model {cls.name!r} has no variant {variant!r} (known: {known})")
+    key = (cls, variant, granularity, strategy)
+    cached = _machines.get(key)
+    if cached is None:
+        if len(_machines) >= _MACHINE_CACHE_SIZE:
+            _machines.pop(next(iter(_machines)))
+        cached = _machines[key] = _new_machine(spec, variant, granularity, strategy)
+    machine, context = cached
+    context.observer, context.executor, context.stuck_after = observer, executor, stuck_after
+    return machine
+
+
+def _new_machine(
+    spec: ModelSpec, variant: str, granularity: str, strategy: str
+) -> tuple[type[RuleBasedStateMachine], _Context]:
+    cls = spec.cls
     call = st.one_of([op.strategy() for op in spec.operations])
     rounds = round_strategy(
         cls.max_workers, st.lists(call, min_size=1, max_size=cls.max_ops_per_worker)
@@ -157,15 +207,14 @@ def build_machine(
     per_op = cls.points_per_operation.get(granularity, POINTS_PER_OPERATION[granularity])
     schedules = schedule_strategy(cls.max_workers, per_op * cls.max_ops_per_worker)
     params = st.fixed_dictionaries(dict(cls.parameters))
-    record = observer.failed if observer is not None else None
-    counted = observer.round_ran if observer is not None else None
+    context = _Context()
 
     class Machine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             self.runner: ScenarioRunner | None = None
-            if observer is not None:
-                observer.example_started()
+            if context.observer is not None:
+                context.observer.example_started()
 
         @initialize(
             seed=st.integers(0, 2**32 - 1),
@@ -182,16 +231,17 @@ def build_machine(
             calls: list[list[Call]],
             schedule: Schedule,
         ) -> None:
+            observer = context.observer
             self.runner = ScenarioRunner(
                 spec,
                 variant,
                 seed=seed,
                 params=params,
                 granularity=granularity,
-                executor=executor,
-                stuck_after=stuck_after,
-                on_failure=record,
-                on_round=counted,
+                executor=context.executor,
+                stuck_after=context.stuck_after,
+                on_failure=observer.failed if observer is not None else None,
+                on_round=observer.round_ran if observer is not None else None,
                 capture=False,
             )
             for one in prelude:
@@ -223,7 +273,14 @@ def build_machine(
                 self.runner = None
 
     Machine.__name__ = Machine.__qualname__ = f"{_camel(cls.name)}{_camel(variant)}Machine"
-    return Machine
+    return Machine, context
+
+
+def release_machine(machine: type[RuleBasedStateMachine]) -> None:
+    """Forget the hunt a shared machine class was set up for (its observer, its executor)."""
+    for cached, context in _machines.values():
+        if cached is machine:
+            context.observer, context.executor = None, None
 
 
 def pct_round(runner: ScenarioRunner, calls: list[list[Call]], schedule: Schedule) -> None:
@@ -284,3 +341,29 @@ def dfs_round(
 
 def _camel(text: str) -> str:
     return "".join(part.capitalize() for part in text.replace("-", "_").split("_"))
+
+
+# Typed aliases: older Hypothesis releases ship these functions without annotations.
+_run_as_test: Callable[..., None] = run_state_machine_as_test
+_machine_test: Callable[..., Any] = get_state_machine_test
+
+
+def run_machine(machine: type[RuleBasedStateMachine], *, settings: Settings) -> None:
+    """`run_state_machine_as_test`, minus the two source digests Hypothesis takes per run.
+
+    Hypothesis keys its example database by a hash of the test's source: for a state machine
+    it reads and parses the *class*'s source file and then the inner test function's (about
+    20 ms on 3.12, most of a hunt's time to its first example, and paid again by every hunt,
+    because every hunt builds a new machine class). Hunts run without a database, so the key
+    is never used: this hands Hypothesis a factory with no source to hash (a `partial`
+    carrying the class's `@seed`) and the database key it would compute (none), as its own
+    `find()` does. Where that part of Hypothesis's API is missing, the plain call is used.
+    """
+    if settings.database is not None or not callable(get_state_machine_test):
+        _run_as_test(machine, settings=settings)
+        return
+    factory: Any = functools.partial(machine)
+    factory._hypothesis_internal_use_seed = getattr(machine, "_hypothesis_internal_use_seed", None)
+    test: Any = _machine_test(factory, settings=settings)
+    test._hypothesis_internal_database_key = None
+    test()

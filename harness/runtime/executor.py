@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import traceback
 import types
 from collections import Counter
@@ -361,12 +362,14 @@ class Run:
         worker = self.workers[culprit]
         worker.lost = True
         self.live.discard(culprit)
+        interrupt(worker)
         self._unwind_next()
 
     def abandon_all(self) -> None:
         """Last resort when unwinding itself stopped progressing: give up on every thread."""
         for tid in sorted(self.live):
             self.workers[tid].lost = True
+            interrupt(self.workers[tid])
         self.live.clear()
         self.done.release()
 
@@ -419,6 +422,103 @@ class Run:
             preemptions=list(self.preemptions),
             forced=list(self.forced),
         )
+
+
+class _Abandoned:
+    """A worker thread the watchdog gave up on, and where it was when last looked at."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.thread = worker.thread
+        self.ident = worker.ident
+        self.seen: tuple[int, int] | None = _where(worker.ident)
+        self.interrupted = False
+
+
+#: Threads abandoned by runs of this process and still alive (pruned by `abandoned_threads`).
+_ABANDONED: list[_Abandoned] = []
+
+
+def _where(ident: int) -> tuple[int, int] | None:
+    """How far the thread got: its CPU time in microseconds where the OS tells (a thread
+    blocked in C uses none; one spinning in Python code does), else its innermost frame and
+    instruction; None if it is gone."""
+    clock = getattr(time, "pthread_getcpuclockid", None)
+    if clock is not None:
+        try:
+            return (0, int(time.clock_gettime(clock(ident)) * 1e6))
+        except (OSError, OverflowError):
+            return None
+    frame = sys._current_frames().get(ident)
+    return None if frame is None else (id(frame), frame.f_lasti)
+
+
+def interrupt(worker: Worker) -> None:
+    """Abandon `worker`'s thread, and unwind it out of the code under test as soon as it runs
+    Python code again.
+
+    Why: a worker abandoned while stuck where the harness cannot see would otherwise keep going
+    there -- a busy loop in an uninstrumented module holds a CPU and, every switch interval,
+    the GIL for the rest of the process, and each later hand-off between controlled threads
+    waits behind it (20 such hunts made the next hunt more than 20x slower). CPython's
+    ``PyThreadState_SetAsyncExc`` raises `RunAborted` in the thread at its next bytecode; the
+    worker then leaves the pool's loop and exits (`Worker._main`).
+
+    Only into a thread that is running (its CPU time grows): on 3.11 and 3.12 a pending asynchronous
+    exception keeps the interpreter-wide eval breaker set until its thread runs again, which
+    slows every other thread (and stalls traced ones). So a thread blocked in C is left alone
+    and looked at again before each later run (`recheck_abandoned`): once its call returns and
+    it runs Python code, it is interrupted then.
+    """
+    entry = _Abandoned(worker)
+    _ABANDONED.append(entry)
+    _REAL_TIME["sleep"](_SAMPLE_GAP)
+    _interrupt_if_running(entry)
+
+
+#: Seconds between two looks at an abandoned thread (is it running?): it must get the GIL
+#: in between, which the watchdog's sleep lets it.
+_SAMPLE_GAP = 0.005
+
+
+def _interrupt_if_running(entry: _Abandoned) -> None:
+    now = _where(entry.ident)
+    moved, entry.seen = now is not None and now != entry.seen, now
+    if not moved or sys.implementation.name != "cpython" or entry.ident == threading.get_ident():
+        return
+    import ctypes  # only once a thread was abandoned: ~5 ms to import
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(entry.ident), ctypes.py_object(RunAborted)
+    )
+    entry.interrupted = True
+
+
+#: Real seconds between two rechecks of the abandoned threads: each costs a system call per
+#: thread, which a run of a few hundred microseconds should not pay every time.
+_RECHECK_EVERY = 0.05
+_next_recheck = 0.0
+
+
+def recheck_abandoned() -> None:
+    """Interrupt abandoned threads that have started running Python code since last looked at
+    (called before each run, at most every `_RECHECK_EVERY` seconds; nothing to do in a
+    process that never abandoned a thread)."""
+    global _next_recheck
+    if _ABANDONED and _real_monotonic() >= _next_recheck:
+        _next_recheck = _real_monotonic() + _RECHECK_EVERY
+        for entry in list(_ABANDONED):
+            if not entry.thread.is_alive():
+                _ABANDONED.remove(entry)
+            elif not entry.interrupted:
+                _interrupt_if_running(entry)
+
+
+def abandoned_threads() -> int:
+    """Abandoned worker threads still alive in this process (stuck where Python cannot reach
+    them, e.g. blocked in a C call that never returns): a verdict can say the process carries
+    them."""
+    _ABANDONED[:] = [entry for entry in _ABANDONED if entry.thread.is_alive()]
+    return len(_ABANDONED)
 
 
 def _find_cycle(edges: dict[int, int]) -> tuple[int, ...]:
@@ -595,6 +695,7 @@ class Executor:
         stuck_after: float,
         capture: bool,
     ) -> RunResult:
+        recheck_abandoned()
         hooks = process_hooks()
         hooks.instrumentation.configure(files, granularity)
         hooks.activate()
