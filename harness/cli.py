@@ -14,13 +14,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import report
+from harness import plain, report
 from harness.catalog import UNAVAILABLE, all_models
 from harness.counterexample import DEFAULT_DIRECTORY, emit_test, load, replay_artifact, save
 from harness.errors import UsageError
 from harness.failure import Failure
 from harness.html import write_html
-from harness.hunt import DEFAULT_MAX_EXAMPLES, HuntResult, hunt_spec, resolve
+from harness.hunt import DEFAULT_MAX_EXAMPLES, HuntResult, hunt_spec
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
 
 
@@ -34,9 +34,22 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     hunt = sub.add_parser("hunt", help="hunt a model's races (every variant unless one is named)")
     hunt.add_argument(
-        "model", help="model id (backoffer, backoffer.locked) or package.module:Class"
+        "model",
+        help="model id (backoffer, backoffer.locked), package.module:Class or file.py:Class "
+        "(a Model, or any class: hunted as it is)",
     )
     hunt.add_argument("--variant", help="only this variant")
+    hunt.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a plain class's constructor argument: a Python literal (else a string); "
+        "NAME=VALUE for a keyword; repeat for more",
+    )
+    hunt.add_argument(
+        "--methods", help="a plain class's methods to call, comma-separated (default: public)"
+    )
     hunt.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
     hunt.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
     hunt.add_argument(
@@ -82,7 +95,10 @@ def _hunt(args: argparse.Namespace) -> int:
     artifacts = Path(args.artifacts)
     if artifacts.exists() and not artifacts.is_dir():
         raise UsageError(f"--artifacts {artifacts} exists and is not a directory")
-    spec, variants = resolve(args.model, args.variant)
+    spec, variants = plain.resolve(args.model, args.variant, **plain.cli_options(args))
+    note = plain.skipped_note(spec)
+    if note is not None:
+        print(f"harness: note: {note}", file=sys.stderr)
     results: list[HuntResult] = []
     paths: dict[str, str] = {}
     interrupt: BaseException | None = None
