@@ -69,7 +69,11 @@ def _import_path(path: str, ref: str) -> str:
 
 def _load_reference(ref: str) -> ModelSpec:
     obj = load_object(ref)
-    if isinstance(obj, type) and not issubclass(obj, Model):
+    if not isinstance(obj, type):
+        raise UnknownModelError(
+            f"{ref} is a {type(obj).__name__}, not a class (a Model, or a class to hunt as it is)"
+        )
+    if not issubclass(obj, Model):
         from harness.plain import plain_spec  # a plain class: the class is its own model
 
         return plain_spec(obj, origin=ref)

@@ -22,6 +22,7 @@ from harness.errors import UsageError
 from harness.explain import explain
 from harness.failure import Call, Failure, Step
 from harness.model import ModelSpec
+from harness.plain import for_params
 from harness.runtime.outcome import Preemption
 from harness.runtime.points import GRANULARITIES
 from harness.scenario import replay
@@ -264,7 +265,7 @@ def replay_artifact(artifact: Artifact, variant: str | None = None) -> ReplayOut
 
     `variant` replays the same scenario against another variant of the model (e.g. the fix).
     """
-    spec = _model_of(artifact)
+    spec = for_params(_model_of(artifact), artifact.params)
     chosen = variant or artifact.variant
     if chosen not in spec.cls.variants:
         known = ", ".join(spec.cls.variants)

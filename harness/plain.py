@@ -40,6 +40,7 @@ import ast
 import collections.abc
 import copy
 import enum
+import gc
 import inspect
 import itertools
 import types
@@ -53,6 +54,7 @@ from hypothesis.strategies import SearchStrategy
 
 from harness.errors import UsageError
 from harness.model import Model, ModelSpec, Operation, validate_model
+from harness.runtime.sync import Lock as SchedulerLock
 
 if TYPE_CHECKING:
     from harness.hunt import HuntResult
@@ -141,7 +143,7 @@ def settle(obj: object, value: Any) -> Any:
 
 def invoke(obj: object, method: Method, args: Mapping[str, Any]) -> Any:
     """Call `method` on `obj` with the drawn `args`; its settled result."""
-    positional = [args[name] for name in method.positional]
+    positional = [args[name] for name in method.positional if name in args]
     keywords = {k: v for k, v in args.items() if k not in method.positional}
     return settle(obj, getattr(obj, method.name)(*positional, **keywords))
 
@@ -153,14 +155,29 @@ class Sequential:
     through `invoke`, so positional-only arguments and settled results match the workers'.
     """
 
-    def __init__(self, obj: object, methods: Mapping[str, Method]) -> None:
+    def __init__(
+        self,
+        obj: object,
+        methods: Mapping[str, Method],
+        locks: tuple[SchedulerLock, ...] | None = None,
+    ) -> None:
         self.obj = obj
         self.methods = dict(methods)
+        self.locks = _locks_of(obj) if locks is None else locks
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Sequential:
-        # The linearizability search copies the reference at every branch: only the instance
-        # is state, the call table is shared.
-        return Sequential(copy.deepcopy(self.obj, memo), self.methods)
+        """A copy of the instance that shares its locks (the call table is shared too).
+
+        The linearizability search copies the reference at every branch, and a lock cannot
+        be copied: without sharing, a locked class's reference would be rebuilt and every
+        call replayed at each branch (ten times slower, measured on a locked LRU cache). One
+        call at a time never contends, so copies may share a lock -- unless one is held
+        between calls, when the copy is refused and the reference rebuilt as before.
+        """
+        if any(lock.locked() for lock in self.locks):
+            raise TypeError("a lock of the sequential reference is held between calls")
+        memo.update({id(lock): lock for lock in self.locks})
+        return Sequential(copy.deepcopy(self.obj, memo), self.methods, self.locks)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         # Only the operations: `copy` and `pickle` probe for hooks such as `__deepcopy__`.
@@ -168,6 +185,28 @@ class Sequential:
         if method is None:
             raise AttributeError(name)
         return lambda **args: invoke(self.obj, method, args)
+
+
+def _locks_of(obj: object, limit: int = 10_000) -> tuple[SchedulerLock, ...]:
+    """The scheduler's locks reachable from `obj`'s state (not through classes, modules or
+    functions), looking at no more than `limit` objects."""
+    found: dict[int, SchedulerLock] = {}
+    seen = {id(obj)}
+    todo = [obj]
+    while todo and len(seen) < limit:
+        item = todo.pop()
+        if isinstance(item, SchedulerLock):
+            found[id(item)] = item
+            continue
+        for ref in gc.get_referents(item):
+            if id(ref) in seen or isinstance(ref, _NOT_STATE):
+                continue
+            seen.add(id(ref))
+            todo.append(ref)
+    return tuple(found.values())
+
+
+_NOT_STATE = (type, types.ModuleType, types.FunctionType, types.CodeType, types.BuiltinFunctionType)
 
 
 class PlainModel(Model):
@@ -199,10 +238,27 @@ class PlainModel(Model):
 
     @classmethod
     def operations(cls) -> list[Operation]:
-        return [
+        """The drawn methods, then every other method as a `ReplayOnly` operation."""
+        ops = [
             Operation(name, _operation(cls.calls[name], strategies), strategies, (Exception,))
             for name, strategies in cls.drawn.items()
         ]
+        for name, method in cls.calls.items():
+            if name not in cls.drawn:
+                ops.append(ReplayOnly(name, _operation(method, {}), {}, (Exception,)))
+        return ops
+
+
+class ReplayOnly(Operation):
+    """A method the hunt does not draw, still callable by name from a counterexample file.
+
+    A file written by a hunt with ``methods=`` or ``strategies=`` may call a method the
+    default model of the class leaves out, and ``harness replay`` rebuilds the model from
+    ``module:Class`` alone; its arguments are in the file, so no strategy is needed.
+    """
+
+    def strategy(self) -> SearchStrategy[tuple[str, dict[str, Any]]]:
+        return st.nothing()
 
 
 def _operation(method: Method, strategies: Mapping[str, SearchStrategy[Any]]) -> Callable[..., Any]:
@@ -268,6 +324,23 @@ def _candidates(cls: type) -> list[str]:
         if inspect.isfunction(raw) or inspect.ismethoddescriptor(raw):
             names.append(name)
     return names
+
+
+def _callables(cls: type) -> list[str]:
+    """Every method name of `cls` that is not Python's object protocol."""
+    return [
+        name
+        for name in dir(cls)
+        if getattr(object, name, None) is None and callable(getattr(cls, name, None))
+    ]
+
+
+def _replay_method(cls: type, name: str) -> Method:
+    try:
+        params = list(inspect.signature(getattr(cls, name)).parameters.values())
+    except (TypeError, ValueError):
+        return Method(name)
+    return Method(name, tuple(p.name for p in params[1:] if p.kind is p.POSITIONAL_ONLY))
 
 
 def _describe(name: str, sig: inspect.Signature | None) -> str:
@@ -417,10 +490,16 @@ def plain_spec(
             f"class {ref} cannot be hunted: {why}; name methods with methods=[...] / --methods "
             "and give argument strategies with strategies={'method.arg': ...}"
         )
+    for name in _callables(cls):
+        calls.setdefault(name, _replay_method(cls, name))
     parameters: dict[str, SearchStrategy[Any]] = {
         "args": st.just(tuple(args)),
         "kwargs": st.just(dict(kwargs)),
     }
+    if instrument is not None:
+        # Recorded in every counterexample file: replay rebuilds the model from the class
+        # alone (`for_params`), and what is instrumented decides whether it fails.
+        parameters["instrument"] = st.just(tuple(instrument))
     attributes = {
         "name": ref,
         "summary": f"{ref}, run as it is (plain class)",
@@ -439,6 +518,16 @@ def plain_spec(
 
 def _note(skipped: Mapping[str, str]) -> str:
     return "; ".join(f"{name}: {why}" for name, why in skipped.items())
+
+
+def for_params(spec: ModelSpec, params: Mapping[str, Any]) -> ModelSpec:
+    """The model a counterexample of `spec` was found with: for a plain class hunted with
+    ``instrument=``, the same class instrumented the same way (any other spec as it is)."""
+    instrument = params.get("instrument")
+    if not is_plain(spec) or instrument is None or tuple(instrument) == spec.cls.instrument:
+        return spec
+    target = typing.cast(type[PlainModel], spec.cls).target
+    return plain_spec(target, instrument=tuple(instrument), origin=spec.origin)
 
 
 def skipped_note(spec: ModelSpec) -> str | None:
@@ -474,7 +563,12 @@ def resolve(model: Any, variant: str | None = None, **options: Any) -> tuple[Mod
         ref, inline = split_variant(model)
         variant = variant or inline
         target, origin = load_object(ref), ref
-    if not isinstance(target, type) or issubclass(target, Model):
+        if not isinstance(target, type):
+            raise PlainClassError(
+                f"{ref} is a {type(target).__name__}, not a class (a Model, or a class to hunt "
+                "as it is)"
+            )
+    if isinstance(target, str) or (isinstance(target, type) and issubclass(target, Model)):
         if given:
             raise PlainClassError(
                 f"{', '.join(sorted(given))}: plain-class option(s), but {model!r} is a model"
@@ -558,9 +652,10 @@ def hunt_class(
 
     from harness.hunt import hunt_spec
 
-    spec, _ = resolve(
+    spec = plain_spec(
         cls, args=args, kwargs=kwargs, methods=methods, strategies=strategies, instrument=instrument
     )
+    check_constructor(cls, args, kwargs)
     note = skipped_note(spec)
     if note is not None:
         warnings.warn(note, PlainClassWarning, stacklevel=2)
