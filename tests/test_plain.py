@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import typing
 import warnings
@@ -21,11 +22,13 @@ from harness.plain import (
     PlainClassError,
     PlainClassWarning,
     ReplayOnly,
+    Sequential,
     default_instrument,
     plain_spec,
     settle,
     strategy_for,
 )
+from harness.runtime import World
 from tests.conftest import run_cli
 from tests.targets.plain_classes import Fragile, LockedLRU, NothingPublic, Picky, Shelf
 
@@ -284,3 +287,22 @@ def test_no_warning_when_every_method_is_drawn() -> None:
         warnings.simplefilter("error", PlainClassWarning)
         result = harness.hunt_class(Fragile, args=(1,), max_examples=5)
     assert result.kind in ("clean", "counterexample")
+
+
+def test_copies_of_the_reference_share_its_locks_but_not_its_state(world: World) -> None:
+    """The linearizability search copies the reference at every branch: a locked class must
+    copy (not be rebuilt call by call), and a copy must not see the original's later calls."""
+    spec = plain_spec(LockedLRU, args=(2,), instrument=WRAPPER)
+    with world.virtual_time():
+        reference = Sequential(LockedLRU(2), spec.cls.calls)
+        assert len(reference.locks) == 1
+        reference.put(key=1, value=1)
+        twin = copy.deepcopy(reference)
+        twin.put(key=2, value=2)
+        assert reference.keys() == [1] and twin.keys() == [1, 2]
+        assert twin.locks == reference.locks
+        held = reference.locks[0]
+        held.acquire()
+        with pytest.raises(TypeError, match="held between calls"):
+            copy.deepcopy(reference)
+        held.release()
