@@ -1,4 +1,5 @@
-"""Command line: ``harness hunt MODEL``, ``harness replay FILE``, ``harness models``.
+"""Command line: ``harness hunt MODEL``, ``harness verify MODEL``, ``harness replay FILE``,
+``harness models``.
 
 Exit codes: 0 clean, 1 counterexample found, 2 usage or input error, not tested, broken model
 or limitation -- always one clear line on stderr, never a traceback -- and 130 interrupted.
@@ -21,7 +22,9 @@ from harness.errors import UsageError
 from harness.failure import Failure
 from harness.html import write_html
 from harness.hunt import DEFAULT_MAX_EXAMPLES, HuntResult, hunt_spec
+from harness.machine import HUNT_STRATEGIES
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
+from harness.verify_cli import add_verify_parser, run_verify
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     hunt.add_argument("--json", action="store_true", help="print one JSON object")
     hunt.add_argument(
+        "--strategy",
+        choices=HUNT_STRATEGIES,
+        default="random",
+        help="how each drawn round is scheduled: the drawn preemptions (random, default), "
+        "PCT, or every schedule up to 2 preemptions (dfs)",
+    )
+    hunt.add_argument(
         "--artifacts",
         default=str(DEFAULT_DIRECTORY),
         help=f"where counterexamples are written (default {DEFAULT_DIRECTORY})",
@@ -71,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 when every variant behaved as its model expects "
         "(known-unsafe ones caught, fixed ones clean), else 1",
     )
+    add_verify_parser(sub)
     replay = sub.add_parser("replay", help="re-run a saved counterexample and compare its trace")
     replay.add_argument("file", help="a counterexample .json written by harness hunt")
     replay.add_argument("--json", action="store_true", help="print one JSON object")
@@ -111,6 +122,7 @@ def _hunt(args: argparse.Namespace) -> int:
                 max_examples=args.max_examples,
                 granularity=args.points,
                 shrink=not args.no_shrink,
+                strategy=args.strategy,
             )
         except (KeyboardInterrupt, SystemExit) as exc:
             partial = getattr(exc, "harness_result", None)
@@ -218,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _hunt(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "verify":
+            return run_verify(args, _save)
         return _models(args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)

@@ -74,6 +74,8 @@ def _step_json(step: Step) -> dict[str, Any]:
     }
     if step.kind == "round":
         out["preemptions"] = [list(p) for p in step.taken]
+        if step.forced:
+            out["forced"] = [list(f) for f in step.forced]
         out["steps"] = step.steps
     return out
 
@@ -167,6 +169,10 @@ def _parse_step(raw: Any, where: str) -> Step:
             if not (isinstance(p, list) and len(p) == 4 and all(isinstance(x, int) for x in p)):
                 raise ArtifactError(f"{where}: a preemption is not [step, thread, point, target]")
             step.taken.append(Preemption(*p))
+        for f in raw.get("forced", []):
+            if not (isinstance(f, list) and len(f) == 2 and all(isinstance(x, int) for x in f)):
+                raise ArtifactError(f"{where}: a free choice is not [step, thread]")
+            step.forced.append((f[0], f[1]))
     return step
 
 

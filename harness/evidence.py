@@ -14,6 +14,7 @@ Cost: one pass over each round's raw trace, a few dict look-ups per access point
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from harness.runtime.outcome import RunResult
@@ -97,7 +98,9 @@ class Coverage:
         self.points = 0
         self.max_active = 0
         self._schedules: set[int] = set()
-        self._ordered: set[tuple[Site, Site]] = set()
+        self._ordered: set[tuple[int, int]] = set()
+        self._points: dict[int, Any] = {}
+        self._seen_rounds: dict[int, tuple[Any, ...]] = {}
 
     def add(self, result: RunResult) -> None:
         """Count one parallel round from its trace."""
@@ -106,40 +109,53 @@ class Coverage:
         self.points += len(sequence)
         active = set(sequence)
         self.max_active = max(self.max_active, len(active))
-        runs = 0
-        previous = None
-        for tid in sequence:
-            if tid != previous:
-                runs += 1
-                previous = tid
+        runs = sum(1 for _ in groupby(sequence))
         self.switches += max(0, runs - 1)
         if len(active) >= 2 and runs > len(active):
             self.racing += 1
         self._schedules.add(hash(tuple(sequence)))
+        # A round seen before (same threads at the same points) adds no conflict pair.
+        key, points = result.trace.fingerprint()
+        if key in self._seen_rounds:
+            return
+        self._seen_rounds[key] = points
         self._conflicts(result)
 
     def _conflicts(self, result: RunResult) -> None:
-        seen: dict[str, dict[Site, set[int]]] = {}
+        # Per run of one thread, each distinct access point once: a few dict look-ups each,
+        # keyed by the point's id (kept alive in `_points`).
+        seen: dict[str, dict[int, set[int]]] = {}
         ordered = self._ordered
-        for tid, location, kind, target in result.trace.sites(_ACCESSES):
-            site = (location, kind, target)
-            writes = _ACCESSES[kind]
-            prior = seen.get(target)
-            if prior is None:
-                prior = seen[target] = {}
-            for other, tids in prior.items():
-                if (writes or _ACCESSES[other[1]]) and (len(tids) > 1 or tid not in tids):
-                    ordered.add((other, site))
-            mine = prior.get(site)
-            if mine is None:
-                prior[site] = {tid}
-            else:
-                mine.add(tid)
+        points = self._points
+        for tid, run in result.trace.runs():
+            for point in run:
+                kind = point.kind
+                if kind not in _ACCESSES:
+                    continue
+                pid = id(point)
+                if pid not in points:
+                    points[pid] = point
+                target = point.target
+                prior = seen.get(target)
+                if prior is None:
+                    seen[target] = {pid: {tid}}
+                    continue
+                writes = _ACCESSES[kind]
+                for other, tids in prior.items():
+                    if (len(tids) > 1 or tid not in tids) and (
+                        writes or _ACCESSES[points[other].kind]
+                    ):
+                        ordered.add((other, pid))
+                mine = prior.get(pid)
+                if mine is None:
+                    prior[pid] = {tid}
+                else:
+                    mine.add(tid)
 
     def evidence(self, examples: int) -> Evidence:
         pairs: dict[frozenset[Site], bool] = {}
         for a, b in self._ordered:
-            key = frozenset((a, b))
+            key = frozenset((self._site(a), self._site(b)))
             pairs[key] = pairs.get(key, False) or a == b or (b, a) in self._ordered
         never = sorted(_pair_text(k) for k, both in pairs.items() if not both)
         return Evidence(
@@ -154,6 +170,10 @@ class Coverage:
             max_active_workers=self.max_active,
             never_reversed=tuple(never[:SHOWN_PAIRS]),
         )
+
+    def _site(self, pid: int) -> Site:
+        point = self._points[pid]
+        return (point.location, point.kind, point.target)
 
 
 def _pair_text(pair: frozenset[Site]) -> str:

@@ -65,8 +65,22 @@ def source_line(location: str) -> str:
 
 
 def _short(location: str) -> str:
+    """``backoffer.py:12`` for ``models.backoffer:12``; a package's own code is labelled
+    ``cachetools/__init__.py:12``, as its file is named."""
     module, _, line = location.rpartition(":")
-    return f"{module.rsplit('.', 1)[-1]}.py:{line}"
+    return f"{_file_label(module)}:{line}"
+
+
+@cache
+def _file_label(module: str) -> str:
+    last = module.rsplit(".", 1)[-1]
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations is not None:
+        return f"{last}/__init__.py"
+    return f"{last}.py"
 
 
 def _events(failure: Failure) -> list[TraceEvent]:
@@ -370,6 +384,49 @@ def _exception_story(failure: Failure, events: list[TraceEvent]) -> str | None:
     )
 
 
+def _ran_in_between(failure: Failure, events: list[TraceEvent]) -> str | None:
+    """For an exception no traced write explains: what the other workers ran while the
+    failing one was switched out -- said as such, without inventing the write."""
+    thread = failure.worker
+    if thread is None:
+        return None
+    # What ran between the failing worker's last two runs: its final run (where it raised)
+    # is at the end of the trace, and before it, the other workers' points back to its own.
+    index = len(events)
+    while index and events[index - 1].thread == thread:
+        index -= 1
+    others: list[TraceEvent] = []
+    while index and events[index - 1].thread != thread:
+        index -= 1
+        others.append(events[index])
+    if not others or not index:
+        return None
+    last = events[index - 1]
+    others.reverse()
+    workers = sorted({e.thread for e in others})
+    lines = sorted({_short(e.location) for e in others}, key=_line_order)
+    shown = ", ".join(lines[:MAX_LISTED]) + (" ..." if len(lines) > MAX_LISTED else "")
+    who = ", ".join(f"worker {w}" for w in workers)
+    calls = []
+    for e in others:
+        text = f"{_short(e.location)} `{source_line(e.location)}`"
+        if e.kind == "call" and text not in calls:
+            calls.append(text)
+    made = f"; the calls it made there: {'; '.join(calls[:MAX_LISTED])}" if calls else ""
+    return (
+        f"worker {thread} was switched out at {_short(last.location)}; {who} ran "
+        f"{len(others)} point(s) meanwhile (at {shown}){made}; worker {thread} failed when "
+        "it resumed. No write traced in that window touches what it was using, so the change "
+        "was most likely made inside code the harness does not trace (a C method, such as "
+        "dict's or OrderedDict's, called there)."
+    )
+
+
+def _line_order(label: str) -> tuple[str, int]:
+    name, _, line = label.rpartition(":")
+    return name, int(line) if line.isdigit() else 0
+
+
 def explain(failure: Failure) -> str:
     """A few sentences saying why the counterexample fails."""
     events = _events(failure)
@@ -377,7 +434,7 @@ def explain(failure: Failure) -> str:
     if failure.kind in ("deadlock", "livelock", "stuck"):
         lines.append(failure.details or failure.message)
     elif failure.kind == "exception":
-        why = _exception_story(failure, events)
+        why = _exception_story(failure, events) or _ran_in_between(failure, events)
         if why:
             lines.append(why)
     else:

@@ -54,6 +54,9 @@ class Step:
     drawn: list[Any] = field(default_factory=list)
     noise: tuple[int, int] | None = None
     taken: list[Preemption] = field(default_factory=list)
+    #: Free choices that were not the lowest runnable thread, ``(step, thread)``: only
+    #: strategies other than the drawn schedule make them (`RunResult.forced`).
+    forced: list[tuple[int, int]] = field(default_factory=list)
     steps: int = 0
     call_points: list[list[int]] = field(default_factory=list)
 

@@ -168,6 +168,7 @@ def _explore(
     hypothesis_shrinks: bool,
     executor: Executor | None,
     stuck_after: float,
+    strategy: str = "random",
 ) -> None:
     """One Hypothesis run of the model's machine, reporting to `observer`.
 
@@ -181,6 +182,7 @@ def _explore(
         executor=executor,
         observer=observer,
         stuck_after=stuck_after,
+        strategy=strategy,
     )
     machine = hypothesis_seed(seed)(machine)
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if hypothesis_shrinks else [])
@@ -243,6 +245,7 @@ def hunt_spec(
     executor: Executor | None = None,
     stuck_after: float = DEFAULT_STUCK_AFTER,
     on_failure: Callable[[Failure], None] | None = None,
+    strategy: str = "random",
 ) -> HuntResult:
     """Hunt, then shrink the first failure with `harness.minimize`; return the verdict.
 
@@ -273,6 +276,7 @@ def hunt_spec(
         steps_per_example=steps_per_example,
         executor=executor,
         stuck_after=stuck_after,
+        strategy=strategy,
     )
     started = _real_perf_counter()
     observer = Observer(on_first=on_failure)

@@ -17,22 +17,25 @@ All checks happen in `ScenarioRunner`; a failure is recorded in the `Observer` a
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
-from harness.errors import BrokenModelError
+from harness.errors import BrokenModelError, UsageError
 from harness.evidence import Coverage
-from harness.failure import Call, Failure
+from harness.failure import Call, CounterexampleFound, Failure
 from harness.model import Model, ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.outcome import RunResult
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.runtime.world import _REAL_TIME
 from harness.scenario import ScenarioRunner
+from harness.schedule.dfs import DfsSchedule, exhaust
 from harness.schedule.drawn import ThreadPreemption
+from harness.schedule.pct import PCTSchedule
 
 _real_perf_counter = _REAL_TIME["perf_counter"]
 
@@ -45,6 +48,15 @@ POINTS_PER_OPERATION = {"gil": 32, "access": 128, "opcode": 288}
 NOISE_RATES = (4, 8, 16)
 
 Schedule = tuple[list[ThreadPreemption], tuple[int, int] | None]
+
+#: How a drawn round is scheduled: the drawn preemptions and noise (``random``), PCT seeded
+#: from the drawn schedule, or every schedule up to `HUNT_DFS_BOUND` preemptions (``dfs``).
+HUNT_STRATEGIES = ("random", "pct", "dfs")
+HUNT_DFS_BOUND = 2
+#: Schedules one round may take under ``dfs`` before the hunt moves on (an unfinished round
+#: is run once more without preemptions so that the scenario goes on).
+HUNT_DFS_MAX_SCHEDULES = 50
+HUNT_PCT_DEPTH = 2
 
 
 class Observer:
@@ -126,9 +138,14 @@ def build_machine(
     executor: Executor | None = None,
     observer: Observer | None = None,
     stuck_after: float = DEFAULT_STUCK_AFTER,
+    strategy: str = "random",
 ) -> type[RuleBasedStateMachine]:
     """A new state machine class testing `variant` of the model in `spec`."""
     check_granularity(granularity)
+    if strategy not in HUNT_STRATEGIES:
+        raise UsageError(
+            f"unknown strategy {strategy!r}: choose one of {', '.join(HUNT_STRATEGIES)}"
+        )
     cls: type[Model] = spec.cls
     if variant not in cls.variants:
         known = ", ".join(cls.variants)
@@ -179,7 +196,17 @@ def build_machine(
             )
             for one in prelude:
                 self.runner.sequential(one)
-            self.runner.parallel(calls, *_fit(schedule, len(calls)))
+            self._round(calls, schedule)
+
+        def _round(self, calls: list[list[Call]], schedule: Schedule) -> None:
+            assert self.runner is not None
+            if strategy == "random":
+                self.runner.parallel(calls, *_fit(schedule, len(calls)))
+            elif strategy == "pct":
+                pct_round(self.runner, calls, schedule)
+            else:
+                self.runner, taken, forced = dfs_round(self.runner, calls)
+                self.runner.parallel(calls, taken, forced=forced)
 
         @rule(call=call)
         def sequential(self, call: Call) -> None:
@@ -188,8 +215,7 @@ def build_machine(
 
         @rule(calls=rounds, schedule=schedules)
         def parallel(self, calls: list[list[Call]], schedule: Schedule) -> None:
-            assert self.runner is not None
-            self.runner.parallel(calls, *_fit(schedule, len(calls)))
+            self._round(calls, schedule)
 
         def teardown(self) -> None:
             if self.runner is not None:
@@ -198,6 +224,62 @@ def build_machine(
 
     Machine.__name__ = Machine.__qualname__ = f"{_camel(cls.name)}{_camel(variant)}Machine"
     return Machine
+
+
+def pct_round(runner: ScenarioRunner, calls: list[list[Call]], schedule: Schedule) -> None:
+    """Run a drawn round under PCT, seeded from the drawn schedule (so Hypothesis still
+    varies it, and replays it exactly)."""
+    seed = random.Random(repr(schedule)).getrandbits(32)
+    steps = max(1, sum(len(c) for c in calls) * 32)
+    pct = PCTSchedule(seed, threads=len(calls), depth=HUNT_PCT_DEPTH, steps=steps)
+    runner.parallel(calls, [], decisions=pct)
+
+
+def dfs_round(
+    runner: ScenarioRunner, calls: list[list[Call]]
+) -> tuple[ScenarioRunner, list[ThreadPreemption], list[tuple[int, int]]]:
+    """Explore a drawn round's schedules up to `HUNT_DFS_BOUND` preemptions.
+
+    Stateless, like `harness.verify`: `runner` is closed (one World at a time), every schedule
+    runs on a fresh copy of the scenario so far, and the copy returned has the scenario
+    replayed, ready to run the round under the schedule returned: the first failing one, or
+    none (no preemption) when every schedule passed.
+    """
+    prior = list(runner.scenario)
+    runner.close()
+
+    def fresh(on_failure: Any = None) -> ScenarioRunner:
+        copy = ScenarioRunner(
+            runner.spec,
+            runner.variant,
+            seed=runner.seed,
+            params=runner.params,
+            granularity=runner.granularity,
+            executor=runner.executor,
+            stuck_after=runner.stuck_after,
+            on_failure=on_failure,
+            capture=False,
+        )
+        try:
+            for step in prior:
+                copy.run_step(step)
+        except BaseException:
+            copy.close()
+            raise
+        return copy
+
+    def run_one(decisions: DfsSchedule) -> Failure | None:
+        try:
+            with fresh() as copy:
+                copy.parallel(calls, [], decisions=decisions)
+        except CounterexampleFound as found:
+            return found.failure
+        return None
+
+    done = exhaust(run_one, bound=HUNT_DFS_BOUND, max_schedules=HUNT_DFS_MAX_SCHEDULES)
+    race = done.failure.race if done.failure is not None else None
+    taken = [ThreadPreemption(*p[1:]) for p in race.taken] if race is not None else []
+    return fresh(runner.on_failure), taken, list(race.forced) if race is not None else []
 
 
 def _camel(text: str) -> str:

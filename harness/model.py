@@ -72,6 +72,8 @@ class Operation:
     strategies: Mapping[str, SearchStrategy[Any]]
     raises: tuple[type[BaseException], ...] = ()
     takes_worker: bool = False
+    #: Argument name -> the values `harness verify` enumerates (declared with `operation`).
+    domain: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def call(self, model: Model, worker: int | None, args: Mapping[str, Any]) -> Any:
         if self.takes_worker:
@@ -92,7 +94,10 @@ class Invariant:
 
 
 def operation(
-    *, raises: Sequence[type[BaseException]] = (), **strategies: SearchStrategy[Any]
+    *,
+    raises: Sequence[type[BaseException]] = (),
+    domain: Mapping[str, Sequence[Any]] | None = None,
+    **strategies: SearchStrategy[Any],
 ) -> Callable[[F], F]:
     """Mark a model method as an operation threads may call.
 
@@ -100,10 +105,17 @@ def operation(
     are drawn from. If the method has a parameter called ``worker`` (right after ``self``), it
     receives the index of the worker thread calling it (None in a sequential step). Exceptions
     listed in `raises` are results of the operation, not failures.
+
+    `domain` gives, per argument, the few values `harness verify` tries exhaustively
+    (``domain={"src": [0, 1], "amount": [1]}``). Without it, verify takes each strategy's
+    simplest few values in Hypothesis's own order: declare a domain when those are not the
+    values that matter, or when the strategy has no simplest values (objects without
+    equality, strategies that cannot be searched).
     """
+    declared = {name: tuple(values) for name, values in (domain or {}).items()}
 
     def mark(func: F) -> F:
-        setattr(func, _OPERATION, (dict(strategies), tuple(raises)))
+        setattr(func, _OPERATION, (dict(strategies), tuple(raises), declared))
         return func
 
     return mark
@@ -214,10 +226,10 @@ class Model:
                 marker = getattr(func, _OPERATION, None)
                 if marker is None:
                     continue
-                strategies, raises = marker
+                strategies, raises, domain = marker
                 params = list(inspect.signature(func).parameters)
                 takes_worker = len(params) > 1 and params[1] == "worker"
-                found[attr] = Operation(attr, func, strategies, raises, takes_worker)
+                found[attr] = Operation(attr, func, strategies, raises, takes_worker, domain)
         return list(found.values())
 
     @classmethod
@@ -297,6 +309,16 @@ def validate_model(cls: Any, origin: str = "") -> ModelSpec:
             if param.name not in op.strategies and param.default is param.empty:
                 raise ModelDefinitionError(
                     f"{where}: operation {op.name} has no strategy for argument {param.name!r}"
+                )
+        for arg, values in op.domain.items():
+            if arg not in sig.parameters or arg == "worker":
+                raise ModelDefinitionError(
+                    f"{where}: operation {op.name} declares a domain for {arg!r}, "
+                    "which is not one of its arguments"
+                )
+            if not values:
+                raise ModelDefinitionError(
+                    f"{where}: operation {op.name} declares an empty domain for {arg!r}"
                 )
         for arg, strategy in op.strategies.items():
             if arg not in sig.parameters:

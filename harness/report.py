@@ -8,6 +8,7 @@ text is built from the verdict's fields, never by re-parsing a message.
 
 from __future__ import annotations
 
+import os
 import platform
 from collections.abc import Sequence
 from typing import Any
@@ -60,9 +61,28 @@ def failure_text(failure: Failure, *, full: bool = False) -> str:
     """The explanation, the scenario and the interleaving table of a failure."""
     parts = [explain(failure)]
     if failure.kind == "exception" and failure.details:
-        parts.append(failure.details.rstrip())
+        parts.append(user_traceback(failure.details))
     parts += ["", failure.describe().split("\n", 2)[2], "", interleaving(failure, full=full)]
     return "\n".join(parts)
+
+
+_HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_traceback(text: str) -> str:
+    """A formatted traceback without the harness's own frames (the worker body, the
+    operation wrapper): what is left is the model's and the code under test's."""
+    out: list[str] = []
+    skipping = False
+    for line in text.rstrip().splitlines():
+        if line.startswith('  File "'):
+            path = line.split('"', 2)[1]
+            skipping = os.path.abspath(path).startswith(_HARNESS_DIR + os.sep)
+        elif not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "\n".join(out)
 
 
 def hunt_text(result: HuntResult, artifact: str | None = None) -> str:

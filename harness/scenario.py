@@ -27,6 +27,7 @@ from harness.model import Model, ModelSpec, OpRecord
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, WorkerError
 from harness.runtime.world import UncontrolledThreadError, World
+from harness.schedule.base import CountingSource
 from harness.schedule.drawn import DrawnSchedule, ThreadPreemption
 from harness.trace import Trace
 
@@ -125,7 +126,8 @@ class ScenarioRunner:
         if step.kind == "sequential":
             self.sequential(step.calls[0][0])
         else:
-            self.parallel(step.calls, [ThreadPreemption(*p[1:]) for p in step.taken])
+            taken = [ThreadPreemption(*p[1:]) for p in step.taken]
+            self.parallel(step.calls, taken, forced=step.forced)
 
     def sequential(self, call: Call) -> None:
         """One operation on the calling (test) thread: no interleaving."""
@@ -162,13 +164,22 @@ class ScenarioRunner:
         calls: list[list[Call]],
         preemptions: list[ThreadPreemption],
         noise: tuple[int, int] | None = None,
+        *,
+        forced: list[tuple[int, int]] | tuple[()] = (),
+        decisions: CountingSource | None = None,
     ) -> RunResult:
-        """A round: one controlled worker thread per call list, interleaved by the schedule."""
+        """A round: one controlled worker thread per call list, interleaved by the schedule.
+
+        `decisions` replaces the drawn schedule by another strategy (PCT, DFS); the round is
+        recorded as the preemptions and free choices it took, so it replays like any other.
+        """
         self._world()  # raises if closed
         step = Step("round", calls, drawn=list(preemptions), noise=noise)
         self.scenario.append(step)
         self._model_hook("begin_round", len(calls))
-        schedule = DrawnSchedule(preemptions, noise)
+        schedule: CountingSource = (
+            DrawnSchedule(preemptions, noise, forced) if decisions is None else decisions
+        )
         step.call_points = [[] for _ in calls]
         order = itertools.count()
         first_record = len(self.history)
@@ -185,6 +196,7 @@ class ScenarioRunner:
             capture_values=self.capture,
         )
         step.taken = list(result.preemptions)
+        step.forced = list(result.forced)
         step.steps = result.steps
         self.last_round = result
         if self.on_round is not None:
@@ -255,7 +267,7 @@ class ScenarioRunner:
         self,
         worker: int,
         calls: list[Call],
-        schedule: DrawnSchedule,
+        schedule: CountingSource,
         marks: list[int],
         order: Iterator[int],
     ) -> Callable[[], None]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from harness.runtime.points import MISSING, Point, safe_value
@@ -91,8 +93,6 @@ def _short(value: Any) -> str:
 
 
 RawEvent = tuple[int, int, Point, "list[Any] | None"]
-#: (thread, location, kind, target) of one point.
-Site = tuple[int, str, str, str]
 
 
 def event_from_raw(raw: RawEvent) -> TraceEvent:
@@ -148,17 +148,30 @@ class Trace(Sequence[TraceEvent]):
             return [r[1] for r in self._raw]
         return [e.thread for e in self.events]
 
-    def sites(self, kinds: frozenset[str] | set[str] | dict[str, Any]) -> Iterator[Site]:
-        """``(thread, location, kind, target)`` of every point of one of `kinds`, in order,
-        without building events (the evidence of a hunt reads every round this way)."""
+    def fingerprint(self) -> tuple[int, tuple[Any, ...]]:
+        """A key equal for two traces with the same threads at the same points, and the
+        points it was made from (hold them: the key is built from their ids). Computed with
+        C-level iteration only, so that a hunt can recognise a round it has seen before."""
         if self._events is None:
-            for _step, thread, point, _detail in self._raw:
-                if point.kind in kinds:
-                    yield thread, point.location, point.kind, point.target
+            raw = self._raw
+            points = tuple(map(itemgetter(2), raw))
+            return hash((tuple(map(itemgetter(1), raw)), tuple(map(id, points)))), points
+        events = tuple(self._events)
+        return hash(events), events
+
+    def runs(self) -> Iterator[tuple[int, Any]]:
+        """``(thread, distinct points)`` for each run of consecutive points of one thread, in
+        order, each run's points once, in order of first appearance. What conflict coverage
+        needs (accesses of different threads are ordered by their runs), at mostly C-level
+        cost. For a trace read from a file the events stand in for the points."""
+        if self._events is None:
+            for thread, run in groupby(self._raw, key=itemgetter(1)):
+                points = list(map(itemgetter(2), run))
+                yield thread, dict(zip(map(id, points), points, strict=True)).values()
             return
-        for e in self._events:
-            if e.kind in kinds:
-                yield e.thread, e.location, e.kind, e.target
+        for thread, events in groupby(self._events, key=lambda e: e.thread):
+            unique = {(e.location, e.kind, e.target): e for e in events}
+            yield thread, unique.values()
 
     def to_json(self) -> list[dict[str, Any]]:
         return [e.to_json() for e in self.events]

@@ -39,11 +39,11 @@ class LRUCacheModel(Model):
         with self.lock:
             return action()
 
-    @operation(key=KEYS, value=st.integers(0, 9))
+    @operation(key=KEYS, value=st.integers(0, 9), domain={"key": (0, 1, 2), "value": (0,)})
     def put(self, key: int, value: int) -> None:
         self._guarded(lambda: self.cache.__setitem__(key, value))
 
-    @operation(key=KEYS)
+    @operation(key=KEYS, domain={"key": (0, 1, 2)})
     def get(self, key: int) -> int | None:
         return self._guarded(lambda: self.cache.get(key))  # type: ignore[no-any-return]
 

@@ -89,6 +89,9 @@ class Run:
         self.finished_count = 0
         self.raw: list[RawEvent] = []
         self.preemptions: list[Preemption] = []
+        # Free choices (after a block or a finish) that differ from the lowest runnable thread,
+        # as ``(step, thread)``: with `preemptions` they describe the whole interleaving.
+        self.forced: list[tuple[int, int]] = []
         self.runnable: tuple[int, ...] = tuple(range(len(fns)))
         self.live: set[int] = set(range(len(fns)))
         self.returns: list[Any] = [None] * len(fns)
@@ -283,6 +286,8 @@ class Run:
                 f"decision source chose thread {nxt!r}, not runnable (runnable: {self.runnable})"
             )
             return self.runnable[0]
+        if nxt != self.runnable[0]:
+            self.forced.append((self.step, nxt))
         return nxt
 
     # -- a worker thread's life within the run -----------------------------------------------
@@ -412,6 +417,7 @@ class Run:
             hang=self.hang,
             elapsed_virtual=self.clock.elapsed,
             preemptions=list(self.preemptions),
+            forced=list(self.forced),
         )
 
 
@@ -594,7 +600,14 @@ class Executor:
         hooks.activate()
         decisions.reset()
         workers = self._take(len(fns))
-        run = Run(workers, fns, decisions, clock, max_steps, capture)
+        if getattr(decisions, "observes_access", False):
+            # Only systematic exploration pays for reports of every step (see `observed`).
+            from harness.runtime.observed import ObservedRun
+
+            run: Run = ObservedRun(workers, fns, decisions, clock, max_steps, capture)
+            run.bind(decisions)  # type: ignore[attr-defined]
+        else:
+            run = Run(workers, fns, decisions, clock, max_steps, capture)
         for tid, worker in enumerate(workers):
             worker.assign(run, tid)
             registry.register(worker.ident, worker)
@@ -604,6 +617,8 @@ class Executor:
                 raise ScheduleError(
                     f"decision source chose thread {first!r} to start; threads are {run.runnable}"
                 )
+            if first != run.runnable[0]:
+                run.forced.append((0, first))
             run.current = first
             workers[first].baton.release()
             try:

@@ -108,6 +108,9 @@ class RunResult:
     hang: Deadlock | Livelock | Stuck | None = None
     elapsed_virtual: float = 0.0
     preemptions: list[Preemption] = field(default_factory=list)
+    #: ``(step, thread)`` for every free choice (start, block, finish) that was not the lowest
+    #: runnable thread; empty for schedules that only preempt (`harness.schedule.drawn`).
+    forced: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -21,3 +21,14 @@ class DecisionSource(Protocol):
     def reset(self) -> None: ...
 
     def choose(self, step: int, current: int | None, runnable: tuple[int, ...]) -> int: ...
+
+
+@runtime_checkable
+class CountingSource(DecisionSource, Protocol):
+    """A decision source that also tells how many of its own points a thread has reached.
+
+    A scenario's worker reads it between calls to mark where each call's points begin (what
+    the minimiser renumbers preemptions by), so every strategy a round can run under has it.
+    """
+
+    def reached(self, thread: int) -> int: ...

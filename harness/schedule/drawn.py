@@ -14,6 +14,11 @@ meaning intact -- which is what makes a schedule shrinkable.
 a random other thread: dense random interleavings find races in very few examples. Every
 switch actually taken is recorded by the run as an explicit preemption, so a noisy schedule
 that failed can be rewritten as an explicit one and minimised (`harness.minimize`).
+
+`forced` = ``[(step, thread), ...]`` replaces the fixed rule at the free choices (the start,
+a block, a finish) made at global `step`, in order: a strategy that picks someone other than
+the lowest runnable thread there (PCT, DFS) is replayed exactly from its preemptions plus
+these (`RunResult.forced`).
 """
 
 from __future__ import annotations
@@ -38,9 +43,12 @@ class DrawnSchedule:
         self,
         preemptions: Iterable[ThreadPreemption | tuple[int, int, int]] = (),
         noise: tuple[int, int] | None = None,
+        forced: Iterable[tuple[int, int]] = (),
     ) -> None:
         self.preemptions = tuple(ThreadPreemption(*p) for p in preemptions)
         self.noise = noise
+        self.forced = tuple((int(s), int(t)) for s, t in forced)
+        self._forced_at = 0
         self._at: dict[tuple[int, int], int] = {}
         for thread, point, target in self.preemptions:
             self._at.setdefault((thread, point), target)
@@ -49,6 +57,7 @@ class DrawnSchedule:
 
     def reset(self) -> None:
         self._counts = {}
+        self._forced_at = 0
         self._rng = random.Random(self.noise[0]) if self.noise else None
 
     def reached(self, thread: int) -> int:
@@ -61,6 +70,16 @@ class DrawnSchedule:
 
     def choose(self, step: int, current: int | None, runnable: tuple[int, ...]) -> int:
         if current is None:
+            forced = self.forced
+            i = self._forced_at
+            while i < len(forced) and forced[i][0] < step:
+                i += 1  # a recorded choice this run never reached (the code changed)
+            if i < len(forced) and forced[i][0] == step:
+                self._forced_at = i + 1
+                if forced[i][1] in runnable:
+                    return forced[i][1]
+            else:
+                self._forced_at = i
             return runnable[0]
         count = self._counts[current] = self._counts.get(current, 0) + 1
         if len(runnable) < 2:
@@ -81,4 +100,5 @@ class DrawnSchedule:
     def __repr__(self) -> str:
         inner = ", ".join(f"T{t}@{p}->T{g}" for t, p, g in self.preemptions)
         noise = f", noise={self.noise}" if self.noise else ""
-        return f"DrawnSchedule([{inner}]{noise})"
+        forced = f", forced={list(self.forced)}" if self.forced else ""
+        return f"DrawnSchedule([{inner}]{noise}{forced})"

@@ -1,0 +1,581 @@
+"""Every schedule of a fixed scenario up to a preemption bound, with partial-order reduction.
+
+Stateless: each schedule re-executes the scenario from a fresh object (the caller's job), and
+a `DfsSchedule` replays a prefix of decisions, then continues by a default rule while it
+records what every step touched (`harness.runtime.access`). `DfsSearch` keeps the tree of
+decisions between executions and says which prefix to run next, until none is left.
+
+* A *decision* is a scheduling point where more than the running thread could go on (or a
+  free choice after a block or a finish). A switch away from a thread that could have gone
+  on is a *preemption*; a switch forced by blocking, a lock hand-off or a thread's end is not.
+  The bound counts preemptions only.
+* Reductions (`reduction`):
+  ``none``  -- plain DFS: every runnable thread at every point (the oracle the others are
+               tested against);
+  ``sleep`` -- the same tree with sleep sets (Godefroid 1996): a branch whose first step
+               commutes with a sibling already explored is not entered again;
+  ``dpor``  -- dynamic partial-order reduction (Flanagan & Godefroid, POPL 2005) plus sleep
+               sets: a branch is added only where the executed trace shows two conflicting
+               steps of different threads that were not ordered already, and decisions are
+               made only at points whose step can touch something shared. With a bound,
+               the alternative is also added where the earlier step's thread was switched in
+               (Coons, Musuvathi & McKinley, OOPSLA 2013), which keeps every outcome
+               reachable within the bound.
+* Iterative deepening (`exhaust`): bound 0, 1, 2, ... so the first failure found has the
+  fewest preemptions.
+
+The same scenario gives the same sequence of schedules: the tree is walked in a fixed order
+(deepest pending decision first, lowest thread first) and every run replays exactly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from harness.errors import UsageError
+from harness.runtime.access import (
+    ANY,
+    CLOCK_WRITE,
+    MODEL,
+    CallEffect,
+    Footprint,
+    Key,
+    Numbering,
+    ShapeCache,
+    access_keys,
+    call_effect,
+    coarse,
+    conflict,
+)
+from harness.runtime.points import Point
+from harness.runtime.sync import Lock
+
+REDUCTIONS: Final = ("none", "sleep", "dpor")
+
+
+class ScheduleDiverged(RuntimeError):
+    """Replaying a prefix of decisions did not reach the same decisions: the scenario is not
+    deterministic, so no exploration of it can be exhaustive."""
+
+
+@dataclass
+class Node:
+    """One decision of the tree: who could run, who was running, what was tried."""
+
+    enabled: tuple[int, ...]
+    current: int | None
+    chosen: int
+    preempts_before: int
+    sleep: dict[int, Footprint] = field(default_factory=dict)
+    backtrack: set[int] = field(default_factory=set)
+    done: set[int] = field(default_factory=set)
+    #: The (coarse) footprint of the step each explored thread took here: for sleep sets.
+    explored: dict[int, Footprint] = field(default_factory=dict)
+
+    def cost(self, thread: int) -> int:
+        return int(self.current is not None and thread != self.current)
+
+
+class DfsSchedule:
+    """The decision source (and step observer) of one execution of a `DfsSearch`."""
+
+    observes_access = True
+
+    def __init__(
+        self,
+        search: DfsSearch,
+        prefix: list[int],
+        sleepers: dict[int, Footprint],
+        preempts: int,
+    ) -> None:
+        self.search = search
+        self.prefix = prefix
+        self._sleepers = sleepers
+        self._prefix_preempts = preempts
+        self.merge = search.reduction != "none"
+        self.reset()
+
+    def reset(self) -> None:
+        self.nodes: list[tuple[tuple[int, ...], int | None, int]] = []
+        self.fps: list[list[Key]] = []
+        self.node_sleep: list[dict[int, Footprint]] = []
+        self.preempts = 0
+        self.diverged = False
+        self.redundant = False
+        self.asleep: dict[int, Footprint] = {}
+        self._open: dict[int, int] = {}
+        self._frame: dict[int, types.FrameType | None] = {}
+        self._pending: dict[int, Any] = {}
+        self._call: dict[int, CallEffect | None] = {}
+        self._retry: dict[int, Footprint] = {}
+        self._points: dict[int, int] = {}
+        self._finished: set[int] = set()
+        self._skip = False
+        self._last_closed = -1
+        self._number = Numbering()
+
+    # -- DecisionSource ------------------------------------------------------------------------
+
+    def reached(self, thread: int) -> int:
+        return self._points.get(thread, 0)
+
+    def choose(self, step: int, current: int | None, runnable: tuple[int, ...]) -> int:
+        if self._skip:
+            self._skip = False
+            return current if current is not None else runnable[0]
+        k = len(self.nodes)
+        if k < len(self.prefix):
+            q = self.prefix[k]
+            if q not in runnable:
+                self.diverged = True
+                q = current if current is not None else runnable[0]
+        else:
+            q = self._default(current, runnable)
+            self.node_sleep.append(dict(self.asleep))
+        if current is not None and q != current:
+            self.preempts += 1
+        self.nodes.append((runnable, current, q))
+        self.fps.append([])
+        self._open[q] = k
+        self.asleep.pop(q, None)
+        return q
+
+    def _default(self, current: int | None, runnable: tuple[int, ...]) -> int:
+        awake = [t for t in runnable if t not in self.asleep]
+        if current is not None and current in awake:
+            return current
+        bound = self.search.bound
+        if awake and (current is None or bound is None or self.preempts < bound):
+            return awake[0]
+        self.redundant = True  # every runnable thread is asleep: this run repeats others
+        return current if current is not None else runnable[0]
+
+    # -- AccessObserver ------------------------------------------------------------------------
+
+    def bind(self, run: Any) -> None:
+        self.search._bind(run.hooks.instrumentation)
+
+    def _fp(self, tid: int) -> list[Key]:
+        return self.fps[self._open[tid]]
+
+    def started(self, tid: int) -> None:
+        self._fp(tid).append(MODEL)  # the worker body and the model's code before any point
+        self._frame[tid] = None
+
+    def _arrive(self, tid: int, frame: types.FrameType | None) -> list[Key]:
+        """Account for what ran since the thread's last point: code outside the instrumented
+        modules (frames that are not this one, its caller or a callee entered directly) and
+        the effect of the call made there."""
+        self._points[tid] = self._points.get(tid, 0) + 1
+        fp = self._fp(tid)
+        before = self._frame.get(tid)
+        direct = before is not None and frame is not None and frame.f_back is before
+        if (
+            frame is None
+            or before is None
+            or not (frame is before or direct or frame is before.f_back)
+        ):
+            fp.append(MODEL)
+        call = self._call.pop(tid, None)
+        if call is not None and not direct:
+            keys, python = call
+            fp.extend(keys)
+            if python:
+                fp.append(MODEL)
+        self._frame[tid] = frame
+        return fp
+
+    def reach(self, tid: int, point: Point, frame: types.FrameType | None) -> None:
+        self._arrive(tid, frame)
+        assert frame is not None
+        shape = self.search.shapes.shape(frame.f_code, point)
+        if self.merge and not shape.visible:
+            self._skip = True
+            self._pending[tid] = None
+            return
+        self._pending[tid] = ("point", shape, frame)
+        self._close(tid)
+
+    def reach_sync(self, tid: int, kind: str, target: str, frame: types.FrameType | None) -> None:
+        fp = self._arrive(tid, frame)
+        if kind == "release":
+            fp.append(("lock", ANY, target, True))  # released before the point was reached
+        self._pending[tid] = ("sync", kind, target)
+        self._close(tid)
+
+    def resume(self, tid: int) -> None:
+        pending = self._pending.pop(tid, None)
+        if pending is None:
+            return
+        fp = self._fp(tid)
+        if pending[0] == "sync":
+            _tag, kind, target = pending
+            if kind == "acquire":
+                fp.append(("lock", ANY, target, True))
+            elif kind == "sleep":
+                fp.append(CLOCK_WRITE)
+            return
+        _tag, shape, frame = pending
+        fp.extend(access_keys(shape, frame, self._number))
+        if shape.point.kind == "call":
+            self._call[tid] = call_effect(
+                shape, frame, self._number, self.search._instrumented, Lock
+            )
+
+    def blocked(self, tid: int, on: Any, deadline: float | None) -> None:
+        retry: list[Key] = [("lock", ANY, on.name, True)] if isinstance(on, Lock) else []
+        if deadline is not None or not isinstance(on, Lock):
+            self._fp(tid).append(CLOCK_WRITE)
+            retry.append(CLOCK_WRITE)
+        self._retry[tid] = tuple(retry)
+        self._close(tid)
+
+    def unblocked(self, tid: int) -> None:
+        self._fp(tid).extend(self._retry.pop(tid, ()))
+
+    def clock_advances(self) -> None:
+        if self._last_closed >= 0:
+            self.fps[self._last_closed].append(CLOCK_WRITE)
+
+    def finished(self, tid: int) -> None:
+        self._fp(tid).append(MODEL)  # the worker body after its last point
+        self._finished.add(tid)
+        self._close(tid)
+
+    def _close(self, tid: int) -> None:
+        k = self._open[tid]
+        self._last_closed = k
+        if not self.search.sleeps:
+            return
+        if k == len(self.prefix) - 1:
+            mine = coarse(tuple(self.fps[k]))
+            self.asleep = {
+                r: fp for r, fp in self._sleepers.items() if r != tid and not conflict(fp, mine)
+            }
+        elif self.asleep and k >= len(self.prefix):
+            mine = coarse(tuple(self.fps[k]))
+            for r in [r for r, fp in self.asleep.items() if conflict(fp, mine)]:
+                del self.asleep[r]
+
+    def pending_steps(self) -> list[tuple[int, Footprint]]:
+        """The next step of every thread that never finished (a deadlock's blocked threads)."""
+        return sorted(
+            (tid, retry) for tid, retry in self._retry.items() if tid not in self._finished
+        )
+
+
+@dataclass
+class SearchStats:
+    schedules: int = 0
+    redundant: int = 0
+    pruned: int = 0
+    beyond_bound: int = 0
+
+
+class DfsSearch:
+    """The decision tree of one scenario at one bound (None: unbounded)."""
+
+    def __init__(self, bound: int | None = 2, reduction: str = "dpor") -> None:
+        if bound is not None and (not isinstance(bound, int) or bound < 0):
+            raise UsageError(f"bound must be a non-negative integer, got {bound!r}")
+        if reduction not in REDUCTIONS:
+            raise UsageError(f"unknown reduction {reduction!r}: choose one of {REDUCTIONS}")
+        self.bound = bound
+        self.reduction = reduction
+        self.sleeps = reduction in ("sleep", "dpor")
+        self.stack: list[Node] = []
+        self.stats = SearchStats()
+        self.shapes: ShapeCache = ShapeCache(lambda code: None)
+        self._instrumented: Callable[[types.CodeType], bool] = lambda code: False
+        self._instrumentation: Any = None
+        self._started = False
+        self.exhausted = False
+
+    def _bind(self, instrumentation: Any) -> None:
+        if instrumentation is not self._instrumentation:
+            self._instrumentation = instrumentation
+            self.shapes = ShapeCache(instrumentation.table)
+            self._instrumented = lambda code: instrumentation.table(code) is not None
+
+    # -- which schedule next ---------------------------------------------------------------
+
+    def next_schedule(self) -> DfsSchedule | None:
+        """The next execution to run, or None when the tree is exhausted."""
+        if not self._started:
+            self._started = True
+            return DfsSchedule(self, [], {}, 0)
+        while self.stack:
+            k = len(self.stack) - 1
+            node = self.stack[k]
+            todo = sorted(node.backtrack - node.done - set(node.sleep))
+            for q in todo:
+                if self.bound is not None and node.preempts_before + node.cost(q) > self.bound:
+                    node.done.add(q)
+                    self.stats.beyond_bound += 1
+                    continue
+                node.done.add(q)
+                node.chosen = q
+                prefix = [n.chosen for n in self.stack]
+                sleepers = dict(node.sleep)
+                for r in node.done:
+                    if r != q and r in node.explored:
+                        sleepers[r] = node.explored[r]
+                return DfsSchedule(self, prefix, sleepers, node.preempts_before)
+            self._drop()
+        self.exhausted = True
+        return None
+
+    def _drop(self) -> None:
+        node = self.stack.pop()
+        reachable = {
+            t
+            for t in node.enabled
+            if self.bound is None or node.preempts_before + node.cost(t) <= self.bound
+        }
+        self.stats.pruned += len(reachable - node.done)
+
+    # -- learning from an execution -----------------------------------------------------------
+
+    def finish(self, schedule: DfsSchedule) -> None:
+        """Fold an executed schedule into the tree and add the branches its trace calls for."""
+        if schedule.diverged:
+            raise ScheduleDiverged(
+                "the scenario did not repeat itself under the same decisions (unseeded "
+                "randomness, wall-clock time or id()-dependent order in the model?)"
+            )
+        self.stats.schedules += 1
+        self.stats.redundant += schedule.redundant
+        fps = [tuple(fp) for fp in schedule.fps]
+        nodes = schedule.nodes
+        preempts = 0
+        start = len(schedule.prefix) - 1 if schedule.prefix else 0
+        for k, (enabled, current, chosen) in enumerate(nodes):
+            if k < len(self.stack):
+                node = self.stack[k]
+            else:
+                node = Node(enabled, current, chosen, preempts)
+                index = k - len(schedule.prefix)
+                if 0 <= index < len(schedule.node_sleep):
+                    node.sleep = schedule.node_sleep[index]
+                node.backtrack = set(enabled) if self.reduction != "dpor" else {chosen}
+                node.done = {chosen}
+                self.stack.append(node)
+            if k >= start:
+                node.explored[chosen] = coarse(fps[k])
+            preempts += int(current is not None and chosen != current)
+        if self.reduction == "dpor":
+            self._races(schedule, fps)
+
+    def _races(self, schedule: DfsSchedule, fps: list[Footprint]) -> None:
+        """Flanagan-Godefroid backtracking from the trace of one execution."""
+        nodes = schedule.nodes
+        threads = [chosen for _e, _c, chosen in nodes]
+        events = list(zip(threads, fps, strict=True))
+        events += schedule.pending_steps()
+        n_threads = 1 + max(
+            [t for t, _fp in events] + [t for e, _c, _q in nodes for t in e], default=0
+        )
+        local: list[int] = []
+        counts = [0] * n_threads
+        positions: list[list[int]] = [[] for _ in range(n_threads)]
+        for j, (t, _fp) in enumerate(events):
+            local.append(counts[t])
+            counts[t] += 1
+            positions[t].append(j)
+        block = [0] * len(nodes)
+        for i in range(1, len(nodes)):
+            block[i] = block[i - 1] if threads[i] == threads[i - 1] else i
+        clocks: list[list[int]] = []
+        clock_of = [[0] * n_threads for _ in range(n_threads)]
+        last_of = [-1] * n_threads
+        buckets: dict[Any, list[int]] = {}
+        opaque: list[int] = []
+        every: list[int] = []
+        items: list[int] = []
+        for j, (p, fp) in enumerate(events):
+            deps = self._dependents(j, p, fp, events, buckets, opaque, every, items)
+            before = clock_of[p]
+            prev = last_of[p]
+            concurrent = [i for i in deps if before[events[i][0]] <= local[i]]
+            if concurrent:
+                late = [i for i in concurrent if i > prev]
+                early = [i for i in concurrent if i < prev]
+                for i in [*late, *([max(early)] if early else [])]:
+                    if i < len(nodes):
+                        self._backtrack(i, p, before, local, positions, block)
+            if j >= len(nodes):
+                continue
+            mine = list(before)
+            for i in deps:
+                other = clocks[i]
+                for t in range(n_threads):
+                    mine[t] = max(mine[t], other[t])
+            mine[p] = local[j] + 1
+            clocks.append(mine)
+            clock_of[p] = mine
+            last_of[p] = j
+            self._index(j, fp, buckets, opaque, every, items)
+
+    @staticmethod
+    def _bucket_keys(key: Key) -> list[Any]:
+        space, obj, name, _w = key
+        if space == "attr":
+            return [("attr", name)]
+        if space == "item":
+            return [("item", obj)]
+        return [(space, name)]
+
+    def _index(
+        self,
+        j: int,
+        fp: Footprint,
+        buckets: dict[Any, list[int]],
+        opaque: list[int],
+        every: list[int],
+        items: list[int],
+    ) -> None:
+        if not fp:
+            return
+        every.append(j)
+        seen: set[Any] = set()
+        for key in fp:
+            if key[0] == "opaque":
+                opaque.append(j)
+                return
+            for b in self._bucket_keys(key):
+                if b not in seen:
+                    seen.add(b)
+                    buckets.setdefault(b, []).append(j)
+            if key[0] == "item" and "items" not in seen:
+                seen.add("items")
+                items.append(j)
+
+    def _dependents(
+        self,
+        j: int,
+        p: int,
+        fp: Footprint,
+        events: list[tuple[int, Footprint]],
+        buckets: dict[Any, list[int]],
+        opaque: list[int],
+        every: list[int],
+        items: list[int],
+    ) -> list[int]:
+        """Earlier steps of other threads whose footprints conflict with step `j`'s."""
+        if not fp:
+            return []
+        candidates: set[int] = set(opaque)
+        if any(key[0] == "opaque" for key in fp):
+            candidates.update(every)
+        else:
+            for key in fp:
+                if key[0] == "item" and key[1] is ANY:
+                    candidates.update(items)
+                elif key[0] == "item":
+                    candidates.update(buckets.get(("item", key[1]), ()))
+                    candidates.update(buckets.get(("item", ANY), ()))
+                else:
+                    candidates.update(buckets.get(self._bucket_keys(key)[0], ()))
+        return sorted(i for i in candidates if events[i][0] != p and conflict(events[i][1], fp))
+
+    def _backtrack(
+        self,
+        i: int,
+        p: int,
+        before: list[int],
+        local: list[int],
+        positions: list[list[int]],
+        block: list[int],
+    ) -> None:
+        """Make sure the tree tries, before step `i`, a thread that leads to `p`'s step."""
+        node = self.stack[i]
+        enabled = node.enabled
+        wanted: list[int] = []
+        for q in enabled:
+            if q == p:
+                wanted.append(q)
+                continue
+            seq = positions[q]
+            at = bisect.bisect_right(seq, i)
+            if at < len(seq) and local[seq[at]] < before[q]:
+                wanted.append(q)
+        choices = wanted if wanted else list(enabled)
+        targets = [i] if block[i] == i else [i, block[i]]
+        for k in targets:
+            node = self.stack[k]
+            usable = [q for q in choices if q in node.enabled]
+            if not usable:
+                continue
+            if wanted and (set(usable) & (node.backtrack | node.done)):
+                continue
+            if wanted:
+                node.backtrack.add(p if p in usable else usable[0])
+            else:
+                node.backtrack.update(usable)
+
+
+@dataclass
+class Exhaustion:
+    """What `exhaust` did: schedules run, the bound reached, and the failing run if any."""
+
+    schedules: int = 0
+    redundant: int = 0
+    pruned: int = 0
+    beyond_bound: int = 0
+    bound_reached: int | None = None
+    exhausted: bool = False
+    failure: Any = None
+    failing_preemptions: int | None = None
+
+
+def exhaust(
+    run_one: Callable[[DfsSchedule], Any],
+    *,
+    bound: int | None = 2,
+    reduction: str = "dpor",
+    max_schedules: int | None = None,
+    out_of_time: Callable[[], bool] = lambda: False,
+    deepen: bool = True,
+) -> Exhaustion:
+    """Run `run_one(schedule)` for every schedule up to `bound` preemptions.
+
+    `run_one` executes the scenario from scratch under the schedule and returns a failure or
+    None. With `deepen`, bounds 0, 1, ... `bound` are searched in turn, so a failure is found
+    with the fewest preemptions; the first failure ends the search. A budget
+    (`max_schedules`, `out_of_time`) ends it early with ``exhausted`` False.
+    """
+    result = Exhaustion()
+    levels: list[int | None] = (
+        [None] if bound is None else list(range(bound + 1)) if deepen else [bound]
+    )
+    for level in levels:
+        search = DfsSearch(level, reduction)
+        while True:
+            if (max_schedules is not None and result.schedules >= max_schedules) or out_of_time():
+                return result
+            schedule = search.next_schedule()
+            if schedule is None:
+                break
+            failure = run_one(schedule)
+            search.finish(schedule)
+            result.schedules += 1
+            if failure is not None:
+                result.failure = failure
+                result.failing_preemptions = schedule.preempts
+                result.bound_reached = level
+                _add(result, search)
+                return result
+        _add(result, search)
+        result.bound_reached = level
+    result.exhausted = True
+    return result
+
+
+def _add(result: Exhaustion, search: DfsSearch) -> None:
+    result.redundant += search.stats.redundant
+    result.pruned += search.stats.pruned
+    result.beyond_bound += search.stats.beyond_bound

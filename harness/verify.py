@@ -1,0 +1,503 @@
+"""`harness verify`: every small scenario, every schedule up to a preemption bound.
+
+A hunt samples; verification enumerates. Scenarios have Lincheck's shape -- optional
+sequential set-up calls, then one parallel round of W workers x C calls, the model's
+invariants and linearizability checked after -- over a small argument domain per operation
+(`Operation.domain` if the model declares one, else each strategy's simplest few values).
+When no operation takes ``worker``, workers are interchangeable and rounds that differ only
+in the order of their workers are run once. Each scenario is then exhausted with bounded DFS
+and partial-order reduction (`harness.schedule.dfs`), bound 0, 1, ... so a failure comes with
+the fewest preemptions; every schedule starts from a fresh model.
+
+Verdicts: ``verified`` (every scenario exhausted up to the bound, no failure),
+``counterexample`` (the first failure, minimised as hunts minimise), or ``clean`` when a
+budget ended the search first or the strategy samples (PCT) -- evidence, never a proof.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, find, settings
+from hypothesis.errors import HypothesisException
+
+from harness.errors import BrokenModelError, UsageError
+from harness.failure import Call, CounterexampleFound, Failure
+from harness.minimize import minimize, same_bug
+from harness.model import Model, ModelSpec, Operation
+from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
+from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
+from harness.runtime.world import _REAL_TIME
+from harness.scenario import ScenarioRunner, replay_failure
+from harness.schedule.base import CountingSource
+from harness.schedule.dfs import REDUCTIONS, ScheduleDiverged, exhaust
+from harness.schedule.pct import PCTSchedule, pct_guarantee
+
+_real_perf_counter = _REAL_TIME["perf_counter"]
+
+STRATEGIES = ("dfs", "pct")
+DEFAULT_BOUND = 2
+DEFAULT_DOMAIN_SIZE = 2
+#: PCT runs per scenario when verifying with ``--strategy pct``.
+DEFAULT_PCT_RUNS = 100
+_VALUE_SETTINGS = settings(
+    database=None,
+    derandomize=True,
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+_PLAIN = (int, float, str, bytes, bool, type(None))
+
+
+class NoFiniteDomainError(UsageError):
+    """An operation argument has no declared domain and none can be derived from its
+    strategy (the message names the operation and the argument)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Sequential set-up calls, then one parallel round (one call list per worker)."""
+
+    setup: tuple[Call, ...]
+    round: tuple[tuple[Call, ...], ...]
+
+    def describe(self) -> str:
+        def text(call: Call) -> str:
+            name, args = call
+            return f"{name}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
+
+        parts = [f"setup: {'; '.join(text(c) for c in self.setup)}"] if self.setup else []
+        parts += [f"worker {i}: {'; '.join(text(c) for c in w)}" for i, w in enumerate(self.round)]
+        return " | ".join(parts)
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, (tuple, list, frozenset)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return False
+
+
+def simplest_values(strategy: Any, size: int, what: str) -> list[Any]:
+    """The `size` simplest distinct values of `strategy`, in Hypothesis's order (fewer if it
+    has fewer). Raises `NoFiniteDomainError` when they are not plain data."""
+    values: list[Any] = []
+    for _ in range(size):
+        try:
+            value = find(strategy, lambda v: v not in values, settings=_VALUE_SETTINGS)
+        except HypothesisException:
+            break
+        except Exception as exc:
+            raise NoFiniteDomainError(
+                f"{what}: its strategy cannot be searched for simple values "
+                f"({type(exc).__name__}: {exc}); declare @operation(domain=...)"
+            ) from None
+        if not _plain(value):
+            raise NoFiniteDomainError(
+                f"{what}: no finite domain (its strategy's values, such as {value!r}, are not "
+                "plain data); declare one with @operation(domain={...})"
+            )
+        values.append(value)
+    if not values:
+        raise NoFiniteDomainError(
+            f"{what}: its strategy produced no value; declare @operation(domain={{...}})"
+        )
+    return values
+
+
+def call_domain(spec: ModelSpec, size: int = DEFAULT_DOMAIN_SIZE) -> list[Call]:
+    """Every call verify tries: each operation with every combination of argument values."""
+    calls: list[Call] = []
+    for op in spec.operations:
+        names = sorted(set(op.strategies) | set(op.domain))
+        domains = [_domain(spec, op, name, size) for name in names]
+        for combo in itertools.product(*domains):
+            calls.append((op.name, dict(zip(names, combo, strict=True))))
+    return calls
+
+
+def _domain(spec: ModelSpec, op: Operation, name: str, size: int) -> list[Any]:
+    if name in op.domain:
+        return list(op.domain[name])
+    what = f"model {spec.name!r}: operation {op.name} argument {name!r}"
+    return simplest_values(op.strategies[name], size, what)
+
+
+def default_params(spec: ModelSpec) -> dict[str, Any]:
+    """The simplest value of every model parameter (verify checks one configuration)."""
+    return {
+        name: simplest_values(strategy, 1, f"model {spec.name!r}: parameter {name!r}")[0]
+        for name, strategy in spec.cls.parameters.items()
+    }
+
+
+def symmetric(spec: ModelSpec) -> bool:
+    """Workers are interchangeable unless an operation is told which worker calls it."""
+    return not any(op.takes_worker for op in spec.operations)
+
+
+def scenarios(
+    spec: ModelSpec,
+    *,
+    workers: int = 2,
+    calls: int = 2,
+    setup: int = 0,
+    size: int = DEFAULT_DOMAIN_SIZE,
+) -> list[Scenario]:
+    """Every scenario of the shape, deduplicated by worker symmetry where it holds."""
+    domain = call_domain(spec, size)
+    sequences = [tuple(s) for s in itertools.product(domain, repeat=calls)]
+    index = {id(s): i for i, s in enumerate(sequences)}
+    if symmetric(spec):
+        rounds: Iterator[tuple[tuple[Call, ...], ...]] = itertools.combinations_with_replacement(
+            sequences, workers
+        )
+    else:
+        rounds = itertools.product(sequences, repeat=workers)
+    rounds_list = sorted(rounds, key=lambda r: [index[id(w)] for w in r])
+    found: list[Scenario] = []
+    for n in range(setup + 1):
+        for prelude in itertools.product(domain, repeat=n):
+            found.extend(Scenario(tuple(prelude), r) for r in rounds_list)
+    return found
+
+
+def run_scenario(
+    spec: ModelSpec,
+    variant: str,
+    scenario: Scenario,
+    decisions: CountingSource,
+    *,
+    params: dict[str, Any],
+    granularity: str = DEFAULT_GRANULARITY,
+    executor: Executor | None = None,
+    stuck_after: float = DEFAULT_STUCK_AFTER,
+    inspect: Callable[[ScenarioRunner], Any] | None = None,
+) -> tuple[Failure | None, Any]:
+    """One execution of `scenario` on a fresh model under `decisions`: the failure, if any,
+    and `inspect(runner)` afterwards (when it did not fail: the model is `runner.model`, the
+    calls made `runner.history`)."""
+    try:
+        with ScenarioRunner(
+            spec,
+            variant,
+            seed=0,
+            params=params,
+            granularity=granularity,
+            executor=executor,
+            stuck_after=stuck_after,
+            capture=False,
+        ) as runner:
+            for call in scenario.setup:
+                runner.sequential(call)
+            runner.parallel([list(w) for w in scenario.round], [], decisions=decisions)
+            return None, inspect(runner) if inspect is not None else None
+    except CounterexampleFound as found:
+        return found.failure, None
+
+
+@dataclass
+class VerifyResult:
+    """What `verify` found, in the terms `harness verify` prints."""
+
+    model: str
+    variant: str
+    strategy: str
+    bound: int | None
+    workers: int
+    calls: int
+    setup: int
+    verdict: str  # "verified" | "counterexample" | "clean"
+    scenarios: int
+    scenarios_done: int
+    schedules: int
+    pruned: int
+    seconds: float
+    failure: Failure | None = None
+    failing_scenario: Scenario | None = None
+    preemptions: int | None = None
+    reason: str = ""
+    pct_depth: int | None = None
+    pct_guarantee: float | None = None
+    expected_failure: bool = False
+    per_scenario: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> float:
+        return self.scenarios_done / self.scenarios if self.scenarios else 1.0
+
+    def summary(self) -> str:
+        bound = "unbounded" if self.bound is None else f"bound {self.bound}"
+        seconds = f"{self.seconds:.1f} s"
+        if self.verdict == "verified":
+            return (
+                f"verified: {self.scenarios:,} scenarios, {self.schedules:,} schedules "
+                f"({self.pruned:,} pruned), {bound}, no failure, {seconds}"
+            )
+        if self.verdict == "counterexample":
+            return (
+                f"counterexample: {self.failure.headline() if self.failure else '?'} "
+                f"(after {self.schedules:,} schedules, {self.preemptions} preemption(s), "
+                f"{seconds})"
+            )
+        return (
+            f"clean: {self.scenarios_done:,} of {self.scenarios:,} scenarios, "
+            f"{self.schedules:,} schedules, no failure, {seconds} -- {self.reason}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        failure = self.failure
+        return {
+            "model": self.model,
+            "variant": self.variant,
+            "strategy": self.strategy,
+            "verdict": self.verdict,
+            "bound": self.bound,
+            "workers": self.workers,
+            "calls": self.calls,
+            "setup": self.setup,
+            "scenarios": self.scenarios,
+            "scenarios_done": self.scenarios_done,
+            "schedules": self.schedules,
+            "pruned": self.pruned,
+            "seconds": round(self.seconds, 4),
+            "reason": self.reason or None,
+            "expected_failure": self.expected_failure,
+            "pct": None
+            if self.pct_depth is None
+            else {"depth": self.pct_depth, "guarantee_per_run": self.pct_guarantee},
+            "failure": None
+            if failure is None
+            else {
+                "kind": failure.kind,
+                "invariant": failure.invariant,
+                "message": failure.message,
+                "preemptions": self.preemptions,
+                "scenario": self.failing_scenario.describe() if self.failing_scenario else None,
+                "artifact": None,
+            },
+            "summary": self.summary(),
+        }
+
+
+def _check(bound: int | None, workers: int, calls: int, setup: int, strategy: str) -> None:
+    if bound is not None and (not isinstance(bound, int) or bound < 0):
+        raise UsageError(f"bound must be a non-negative integer, got {bound!r}")
+    if not isinstance(workers, int) or workers < 2:
+        raise UsageError(f"workers must be at least 2 (a round races threads), got {workers!r}")
+    if not isinstance(calls, int) or calls < 1:
+        raise UsageError(f"calls must be at least 1, got {calls!r}")
+    if not isinstance(setup, int) or setup < 0:
+        raise UsageError(f"setup must be a non-negative number of calls, got {setup!r}")
+    if strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+
+
+def verify_spec(
+    spec: ModelSpec,
+    variant: str,
+    *,
+    bound: int | None = DEFAULT_BOUND,
+    workers: int = 2,
+    calls: int = 2,
+    setup: int = 0,
+    strategy: str = "dfs",
+    reduction: str = "dpor",
+    domain_size: int = DEFAULT_DOMAIN_SIZE,
+    max_schedules: int | None = None,
+    max_seconds: float | None = None,
+    depth: int = 2,
+    pct_runs: int = DEFAULT_PCT_RUNS,
+    granularity: str = DEFAULT_GRANULARITY,
+    executor: Executor | None = None,
+    stuck_after: float = DEFAULT_STUCK_AFTER,
+    shrink: bool = True,
+    progress: Callable[[int, int, int, float], None] | None = None,
+) -> VerifyResult:
+    """Verify one variant; see the module docstring. Bad arguments raise `UsageError`."""
+    _check(bound, workers, calls, setup, strategy)
+    check_granularity(granularity)
+    if reduction not in REDUCTIONS:
+        raise UsageError(f"unknown reduction {reduction!r}: choose one of {', '.join(REDUCTIONS)}")
+    if max_schedules is not None and max_schedules < 1:
+        raise UsageError(f"max_schedules must be at least 1, got {max_schedules!r}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise UsageError(f"max_seconds must be positive, got {max_seconds!r}")
+    if workers > spec.cls.max_workers:
+        raise UsageError(
+            f"model {spec.name!r} allows at most {spec.cls.max_workers} workers, got {workers}"
+        )
+    todo = scenarios(spec, workers=workers, calls=calls, setup=setup, size=domain_size)
+    params = default_params(spec)
+    started = _real_perf_counter()
+    deadline = None if max_seconds is None else started + max_seconds
+    ex = executor or shared_executor()
+    result = VerifyResult(
+        model=spec.name,
+        variant=variant,
+        strategy=strategy,
+        bound=bound,
+        workers=workers,
+        calls=calls,
+        setup=setup,
+        verdict="verified",
+        scenarios=len(todo),
+        scenarios_done=0,
+        schedules=0,
+        pruned=0,
+        seconds=0.0,
+        expected_failure=variant in spec.cls.expect_failure,
+    )
+    if strategy == "pct":
+        result.pct_depth = depth
+
+    def out_of_time() -> bool:
+        return deadline is not None and _real_perf_counter() >= deadline
+
+    with ex.pinned():
+        for scenario in todo:
+            left = None if max_schedules is None else max_schedules - result.schedules
+            if (left is not None and left <= 0) or out_of_time():
+                break
+
+            def run_one(decisions: CountingSource, scenario: Scenario = scenario) -> Any:
+                failure, _ = run_scenario(
+                    spec,
+                    variant,
+                    scenario,
+                    decisions,
+                    params=params,
+                    granularity=granularity,
+                    executor=ex,
+                    stuck_after=stuck_after,
+                )
+                return failure
+
+            try:
+                if strategy == "dfs":
+                    done = exhaust(
+                        run_one,
+                        bound=bound,
+                        reduction=reduction,
+                        max_schedules=left,
+                        out_of_time=out_of_time,
+                    )
+                    result.schedules += done.schedules
+                    result.pruned += done.pruned + done.redundant
+                    failure, preemptions, complete = (
+                        done.failure,
+                        done.failing_preemptions,
+                        done.exhausted,
+                    )
+                else:
+                    failure, preemptions, complete, runs, steps = _pct(
+                        run_one, depth, pct_runs, workers, left, out_of_time
+                    )
+                    result.schedules += runs
+                    guarantee = pct_guarantee(workers, steps, depth)
+                    result.pct_guarantee = (
+                        guarantee
+                        if result.pct_guarantee is None
+                        else min(result.pct_guarantee, guarantee)
+                    )
+            except ScheduleDiverged as exc:
+                raise BrokenModelError(f"model {spec.name!r}: {exc}") from None
+            if failure is not None:
+                result.verdict = "counterexample"
+                result.failing_scenario = scenario
+                result.preemptions = preemptions
+                result.failure = _final(spec, failure, ex, stuck_after, shrink)
+                result.scenarios_done += 1
+                break
+            if not complete:
+                break
+            result.scenarios_done += 1
+            if progress is not None:
+                progress(
+                    result.scenarios_done,
+                    len(todo),
+                    result.schedules,
+                    _real_perf_counter() - started,
+                )
+    result.seconds = _real_perf_counter() - started
+    if result.verdict == "verified" and result.scenarios_done < len(todo):
+        result.verdict = "clean"
+        share = math.floor(100 * result.coverage)
+        result.reason = f"bound not exhausted: {share}% of scenarios"
+    elif result.verdict == "verified" and strategy == "pct":
+        result.verdict = "clean"
+        result.reason = (
+            f"PCT samples: {pct_runs} runs per scenario at depth {depth}, each finding a "
+            f"depth-{depth} bug with probability >= {result.pct_guarantee:.2g}"
+        )
+    return result
+
+
+def _pct(
+    run_one: Callable[[CountingSource], Any],
+    depth: int,
+    runs: int,
+    workers: int,
+    left: int | None,
+    out_of_time: Callable[[], bool],
+) -> tuple[Failure | None, int | None, bool, int, int]:
+    """PCT runs of one scenario: (failure, its preemptions, all runs done, runs, steps)."""
+    steps = 0
+    done = 0
+    for seed in range(runs):
+        if (left is not None and done >= left) or out_of_time():
+            return None, None, False, done, steps
+        schedule = PCTSchedule(seed, threads=workers, depth=depth, steps=max(steps, 1))
+        failure = run_one(schedule)
+        done += 1
+        steps = max(steps, schedule.steps_seen)
+        if failure is not None:
+            race = failure.race
+            return failure, len(race.taken) if race else None, True, done, steps
+    return None, None, True, done, steps
+
+
+def _final(
+    spec: ModelSpec, failure: Failure, executor: Executor, stuck_after: float, shrink: bool
+) -> Failure:
+    """Minimise as a hunt does, then replay once more recording keys and values."""
+    if shrink:
+        failure = minimize(spec, failure, executor=executor, stuck_after=stuck_after)
+    again = replay_failure(spec, failure, executor=executor, stuck_after=stuck_after)
+    if again is None or not same_bug(again, failure):
+        raise BrokenModelError(
+            f"model {spec.name!r} is not deterministic: its counterexample did not fail the same "
+            "way when replayed"
+        )
+    return again
+
+
+def verify(model: str | type[Model], variant: str | None = None, **options: Any) -> VerifyResult:
+    """Verify one variant (the model's default one if none is given): `verify_spec`'s options."""
+    from harness.hunt import resolve
+
+    spec, variants = resolve(model, variant)
+    chosen = variants[0] if len(variants) == 1 else spec.cls.default_variant()
+    return verify_spec(spec, chosen, **options)
+
+
+__all__ = [
+    "STRATEGIES",
+    "NoFiniteDomainError",
+    "Scenario",
+    "VerifyResult",
+    "call_domain",
+    "run_scenario",
+    "scenarios",
+    "simplest_values",
+    "verify",
+    "verify_spec",
+]
