@@ -7,6 +7,7 @@ executes them on real threads, one at a time, switching only at the drawn decisi
 The public API, importable from here::
 
     from harness import Model, invariant, operation
+    from harness import hunt_class       # a plain class, no model: hunt_class(LRUCache, args=(3,))
     from harness.hunt import hunt       # (`harness.hunt` is also the module's name)
 """
 
@@ -24,6 +25,7 @@ _PUBLIC = {
     "operation": "harness.model",
     "invariant": "harness.model",
     "HuntResult": "harness.hunt",
+    "hunt_class": "harness.plain",
     "replay_artifact": "harness.replay",
     "load": "harness.artifact",
 }
@@ -32,6 +34,7 @@ __all__ = [
     "HuntResult",
     "Model",
     "__version__",
+    "hunt_class",
     "invariant",
     "load",
     "operation",

@@ -1,7 +1,8 @@
 """Finding models by id: the bundled ones, installed plugins, and ``package.module:Class``.
 
 Three sources, in this order of precedence:
-1. ``package.module:Class`` given directly (a model anywhere on sys.path);
+1. ``package.module:Class`` given directly (a model anywhere on sys.path, or in a file:
+   ``./spec.py:Class``); a class that is not a Model is hunted as it is (`harness.plain`);
 2. models registered by installed packages under the ``harness.models`` entry-point group;
 3. the models bundled in this repository's ``models`` package (every ``*_spec`` module).
 Every model is validated when it is loaded, so a broken declaration is reported by name.
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import pkgutil
 import re
+import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -49,17 +52,54 @@ class UnknownModelError(UsageError):
 _REFERENCE = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*:[^\W\d]\w*")
 
 
-def _load_reference(ref: str) -> ModelSpec:
-    if not _REFERENCE.fullmatch(ref):
+def load_object(ref: str) -> object:
+    """The object a ``module:Name`` reference names; the module may be a file path
+    (``./ratelimit_spec.py:TokenBucketModel``), whose directory is then put on sys.path."""
+    module_name, _, attr = ref.rpartition(":")
+    if not module_name or not attr:
+        raise UnknownModelError(f"model reference {ref!r} must look like package.module:Class")
+    if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
+        module_name = _import_path(module_name, ref)
+    elif not _REFERENCE.fullmatch(ref):
         raise UnknownModelError(
             f"model reference {ref!r} must look like package.module:Class (dotted names)"
         )
-    module_name, _, attr = ref.partition(":")
     module = _import(module_name, ref)
     try:
-        obj = getattr(module, attr)
+        return getattr(module, attr)
     except AttributeError:
         raise UnknownModelError(f"module {module_name!r} has no {attr!r} (model {ref!r})") from None
+
+
+def _import_path(path: str, ref: str) -> str:
+    """Put a model file's directory first on sys.path; the module name to import it by."""
+    file = Path(path)
+    if file.suffix != ".py" or not file.is_file():
+        raise UnknownModelError(f"no Python file {path!r} (model {ref!r})")
+    folder = str(file.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = file.stem
+    loaded = sys.modules.get(name)
+    where = getattr(loaded, "__file__", None)
+    if loaded is not None and (where is None or Path(where).resolve() != file.resolve()):
+        raise UnknownModelError(
+            f"cannot import {path!r} as module {name!r}: a different module of that name is "
+            f"already loaded ({where or 'built in'})"
+        )
+    return name
+
+
+def _load_reference(ref: str) -> ModelSpec:
+    obj = load_object(ref)
+    if not isinstance(obj, type):
+        raise UnknownModelError(
+            f"{ref} is a {type(obj).__name__}, not a class (a Model, or a class to hunt as it is)"
+        )
+    if not issubclass(obj, Model):
+        from harness.plain import plain_spec  # a plain class: the class is its own model
+
+        return plain_spec(obj)
     return validate_model(obj, ref)
 
 
@@ -150,9 +190,13 @@ def _catalog() -> dict[str, ModelSpec]:
     return models
 
 
-def find_model(ref: str | type[Model]) -> ModelSpec:
-    """Resolve a model id, a ``module:Class`` reference, or a Model class."""
+def find_model(ref: str | type) -> ModelSpec:
+    """Resolve a model id, a ``module:Class`` reference, a Model class or a plain class."""
     if isinstance(ref, type):
+        if not issubclass(ref, Model):
+            from harness.plain import plain_spec
+
+            return plain_spec(ref)
         return validate_model(ref)
     if ":" in ref:
         return _load_reference(ref)

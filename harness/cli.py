@@ -15,12 +15,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness import report
+from harness import plain, report
 from harness.artifact import DEFAULT_DIRECTORY, MAX_SEED, load
 from harness.catalog import UNAVAILABLE, all_models
 from harness.emit import emit_test
 from harness.errors import UsageError
-from harness.hunt import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES, HuntResult, hunt_spec, resolve
+from harness.hunt import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES, HuntResult, hunt_spec
 from harness.keeper import Keeper
 from harness.machine import HUNT_STRATEGIES
 from harness.replay import python_note, replay_artifact, replay_command
@@ -56,9 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     hunt = sub.add_parser("hunt", help="hunt a model's races (every variant unless one is named)")
     hunt.add_argument(
-        "model", help="model id (backoffer, backoffer.locked) or package.module:Class"
+        "model",
+        help="model id (backoffer, backoffer.locked), package.module:Class or file.py:Class "
+        "(a Model, or any class: hunted as it is)",
     )
     hunt.add_argument("--variant", help="only this variant")
+    hunt.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a plain class's constructor argument: a Python literal (else a string); "
+        "NAME=VALUE for a keyword; repeat for more",
+    )
+    hunt.add_argument(
+        "--methods", help="a plain class's methods to call, comma-separated (default: public)"
+    )
     hunt.add_argument(
         "--seed",
         type=_bounded(0, MAX_SEED, "2**64-1"),
@@ -132,7 +145,10 @@ def _hunt(args: argparse.Namespace) -> int:
     artifacts = Path(args.artifacts)
     if artifacts.exists() and not artifacts.is_dir():
         raise UsageError(f"--artifacts {artifacts} exists and is not a directory")
-    spec, variants = resolve(args.model, args.variant)
+    spec, variants = plain.resolve(args.model, args.variant, **plain.cli_options(args))
+    note = plain.skipped_note(spec)
+    if note is not None:
+        print(f"harness: note: {note}", file=sys.stderr)
     results: list[HuntResult] = []
     paths: dict[str, str] = {}
     interrupt: BaseException | None = None

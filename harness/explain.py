@@ -319,9 +319,11 @@ def _lost_update(events: list[TraceEvent], message: str) -> str | None:
         return None
     stale, earlier, e, how = found
     loc = _location(e)
-    if how == "same" and loc is not None and loc.attr.lstrip("_") in named | {
-        n.lstrip("_") for n in named
-    }:
+    if (
+        how == "same"
+        and loc is not None
+        and loc.attr.lstrip("_") in named | {n.lstrip("_") for n in named}
+    ):
         # The same value twice, but the failed check is about this very state: its value is
         # wrong, so one update (a read-modify-write on a stale value) was lost after all.
         how = "lost"

@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness import report
+from harness import plain, report
 from harness.artifact import DEFAULT_DIRECTORY, save
 from harness.errors import UsageError
-from harness.hunt import HuntResult, hunt_spec, resolve
+from harness.hunt import HuntResult, hunt_spec
 from harness.runtime.points import GRANULARITIES
 
 ENGINES = ("controlled",)
@@ -206,19 +207,25 @@ def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., Any]:
     With no variant (``harness_hunt("backoffer")``) every variant is hunted and each must
     behave as the model declares (`expect_failure`); a list of results is returned.
     Options are checked before anything runs, as strictly as the marker's.
+    A plain class works where a model id does: ``harness_hunt(LRUCache, args=(3,))``
+    (with the options of `harness.plain.hunt_class`).
     """
     config = request.config
     marker = request.node.get_closest_marker("harness")
     marked: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     artifacts = Path(_option(config, "artifacts"))
 
-    def run(model: str, **overrides: Any) -> HuntResult | list[HuntResult]:
+    def run(model: Any, **overrides: Any) -> HuntResult | list[HuntResult]:
+        class_options = {k: overrides.pop(k) for k in plain.OPTIONS if k in overrides}
         options = {**marked, **overrides}
         try:
             check_options(options, "harness_hunt")
-            spec, variants = resolve(model, options.get("variant"))
+            spec, variants = plain.resolve(model, options.get("variant"), **class_options)
         except (pytest.UsageError, UsageError) as exc:
             pytest.fail(str(exc), pytrace=False)
+        note = plain.skipped_note(spec)
+        if note is not None:
+            warnings.warn(note, plain.PlainClassWarning, stacklevel=2)
         every = len(variants) > 1
         if every and "expect" in options:
             pytest.fail(

@@ -32,6 +32,7 @@ from harness.errors import (
 from harness.failure import Failure
 from harness.minimize import same_bug
 from harness.model import ModelSpec
+from harness.plain import for_params
 from harness.scenario import replay
 from harness.trace import Trace
 
@@ -169,6 +170,7 @@ def replay_artifact(
     `variant` replays the same scenario against another variant of the model (e.g. the fix);
     `model` and `trust_file` choose the model as the module docstring says."""
     spec, ref = resolve_model(artifact, model, trust_file=trust_file)
+    spec = for_params(spec, artifact.params)  # a plain class hunted with its own instrument=
     chosen = variant or artifact.variant
     check_model(artifact, spec, chosen)
     note = python_note(artifact)

@@ -356,7 +356,7 @@ class ScenarioRunner:
             seed=self.seed,
             params=dict(self.params),
             details=details,
-            model_ref=f"{self.cls.__module__}:{self.cls.__qualname__}",
+            model_ref=self.spec.origin,
             worker=worker,
             exception_type=exception_type,
             where=where,
