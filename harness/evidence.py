@@ -88,6 +88,33 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
+#: Methods that read a container's contents, and methods that change them: an access through
+#: one is an access to the container's items (``self.d.get`` and ``self.d[k] = v`` conflict).
+_READ_METHODS = frozenset(
+    {"get", "__getitem__", "__contains__", "keys", "values", "items", "copy", "index", "count"}
+)
+_WRITE_METHODS = frozenset(
+    {
+        "setdefault", "pop", "popitem", "update", "clear", "append", "extend", "insert",
+        "remove", "discard", "add", "__setitem__", "__delitem__", "move_to_end", "appendleft",
+        "popleft", "sort", "reverse",
+    }
+)  # fmt: skip
+
+
+def shared_state(kind: str, target: str) -> tuple[str, bool]:
+    """What an access touches, and whether it writes: items of a container are one piece of
+    state (``self.d[]``) whether reached by subscript or by a method; an attribute is its own."""
+    if "[" in target:
+        return target.split("[", 1)[0] + "[]", _ACCESSES[kind]
+    head, _, method = target.rpartition(".")
+    if head and kind == "read" and method in _READ_METHODS:
+        return head + "[]", False
+    if head and kind == "read" and method in _WRITE_METHODS:
+        return head + "[]", True
+    return target, _ACCESSES[kind]
+
+
 class Coverage:
     """Accumulates `Evidence` over the rounds of a hunt."""
 
@@ -100,6 +127,7 @@ class Coverage:
         self._schedules: set[int] = set()
         self._ordered: set[tuple[int, int]] = set()
         self._points: dict[int, Any] = {}
+        self._shared: dict[int, tuple[str, bool]] = {}
         self._seen_rounds: dict[int, tuple[Any, ...]] = {}
 
     def add(self, result: RunResult) -> None:
@@ -127,24 +155,23 @@ class Coverage:
         seen: dict[str, dict[int, set[int]]] = {}
         ordered = self._ordered
         points = self._points
+        shared = self._shared
         for tid, run in result.trace.runs():
             for point in run:
-                kind = point.kind
-                if kind not in _ACCESSES:
-                    continue
                 pid = id(point)
-                if pid not in points:
+                where = shared.get(pid)
+                if where is None:
+                    if point.kind not in _ACCESSES:
+                        continue
                     points[pid] = point
-                target = point.target
+                    where = shared[pid] = shared_state(point.kind, point.target)
+                target, writes = where
                 prior = seen.get(target)
                 if prior is None:
                     seen[target] = {pid: {tid}}
                     continue
-                writes = _ACCESSES[kind]
                 for other, tids in prior.items():
-                    if (len(tids) > 1 or tid not in tids) and (
-                        writes or _ACCESSES[points[other].kind]
-                    ):
+                    if (len(tids) > 1 or tid not in tids) and (writes or shared[other][1]):
                         ordered.add((other, pid))
                 mine = prior.get(pid)
                 if mine is None:

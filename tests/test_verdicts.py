@@ -259,3 +259,13 @@ def test_a_change_made_in_c_code_names_the_call_and_no_invented_write() -> None:
     assert "lost" not in text, text
     shown = report.failure_text(failure)
     assert "harness/runtime" not in shown and "harness/scenario.py" not in shown, shown
+
+
+def test_a_method_read_and_an_item_write_of_one_container_are_one_piece_of_state() -> None:
+    from harness.evidence import shared_state
+
+    assert shared_state("read", "self.stock.get") == ("self.stock[]", False)
+    assert shared_state("write", "self.stock[item]") == ("self.stock[]", True)
+    assert shared_state("read", "self.stock.setdefault") == ("self.stock[]", True)
+    # Loading the attribute itself is not a read of its items.
+    assert shared_state("read", "self.stock") == ("self.stock", False)
