@@ -36,18 +36,34 @@ class HuntInterrupted(BaseException):
 Handler = Callable[[int, FrameType | None], Any]
 
 
+#: The interrupt that arrived, kept until the hunt has unwound: a signal handler's exception
+#: can be swallowed (raised inside a garbage-collector callback it is only "unraisable"), so
+#: the hunt also checks this at every example and round (`check`).
+_pending: HuntInterrupted | None = None
+
+
 def _wrap_alarm(previous: Handler) -> Handler:
     def on_alarm(signum: int, frame: FrameType | None) -> None:
+        global _pending
         try:
             previous(signum, frame)
         except BaseException as exc:
-            raise HuntInterrupted(f"timeout ({exc})".strip(), exc) from exc
+            _pending = HuntInterrupted(f"timeout ({exc})".strip(), exc)
+            raise _pending from exc
 
     return on_alarm
 
 
 def _on_term(signum: int, frame: FrameType | None) -> None:
-    raise HuntInterrupted("SIGTERM", SystemExit(SIGTERM_STATUS))
+    global _pending
+    _pending = HuntInterrupted("SIGTERM", SystemExit(SIGTERM_STATUS))
+    raise _pending
+
+
+def check() -> None:
+    """Raise the interrupt that arrived during this hunt, if one did and was swallowed."""
+    if _pending is not None:
+        raise _pending
 
 
 @contextmanager
@@ -67,9 +83,12 @@ def guard() -> Iterator[None]:
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_term)
         installed.append((signal.SIGTERM, signal.SIG_DFL))
+    global _pending
+    _pending = None
     try:
         yield
     finally:
+        _pending = None
         for signum, handler in installed:
             signal.signal(signum, handler)
 

@@ -33,6 +33,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from harness import interrupts
 from harness.errors import BrokenModelError, UsageError
 from harness.evidence import Coverage
 from harness.failure import Call, CounterexampleFound, Failure
@@ -85,9 +86,11 @@ class Observer:
         self._on_first = on_first
 
     def example_started(self) -> None:
+        interrupts.check()
         self.examples += 1
 
     def round_ran(self, result: RunResult) -> None:
+        interrupts.check()
         self.coverage.add(result)
 
     def failed(self, failure: Failure) -> None:
