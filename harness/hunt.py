@@ -209,6 +209,7 @@ def _explore(
     except CounterexampleFound:
         pass
     except Flaky as exc:
+        interrupts.check()  # an interrupt Hypothesis saw as a flaky failure is an interrupt
         raise BrokenModelError(
             f"the model is not deterministic (Hypothesis saw a flaky failure): {exc}"
         ) from exc
@@ -333,8 +334,10 @@ def hunt_spec(
                     on_failure(failure)
                 return result(Counterexample(spec.name, variant, failure, observer.first))
             except BrokenModelError as exc:
+                interrupts.check()
                 return result(BrokenModel(spec.name, variant, str(exc), exc.where, exc.details))
             except LimitationError as exc:
+                interrupts.check()
                 return result(Limitation(spec.name, variant, exc.what, exc.where, exc.details))
     except BaseException as exc:
         interrupt = as_interrupt(exc)
