@@ -38,7 +38,8 @@ WRAPPER = ("tests.targets.plain_classes", "cachetools")
 @pytest.mark.parametrize(
     # 20/20 seeds in a fresh process; one CI run (xdist, after other tests in the same worker)
     # saw seeds 5 and 8 clean: a dependence on process history that is being investigated.
-    ("seeds", "allowed"), [(10, 2), pytest.param(20, 2, marks=pytest.mark.slow)]
+    ("seeds", "allowed"),
+    [(10, 2), pytest.param(20, 2, marks=pytest.mark.slow)],
 )
 def test_cachetools_lru_is_caught_minimal_with_no_model_code(seeds: int, allowed: int) -> None:
     misses = []
