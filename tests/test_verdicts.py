@@ -18,14 +18,17 @@ from harness.verdict import BrokenModel, Clean, Counterexample, Interrupted, Lim
 from tests.conftest import run_cli, run_command
 
 MODELS = "tests.targets.verdict_models"
-REAL_LOCK = _thread.allocate_lock
+# Captured at import, before any hunt: on 3.13 `threading.Lock` is the lock class itself, not
+# `_thread.allocate_lock`, so each is compared with its own original.
+REAL_ALLOCATE = _thread.allocate_lock
+REAL_THREADING_LOCK = threading.Lock
 REAL_MONOTONIC = time.monotonic
 
 
 def assert_unpatched() -> None:
     """The process is back to the real `threading` and `time` (no World left active)."""
     assert active_world() is None
-    assert threading.Lock is REAL_LOCK and _thread.allocate_lock is REAL_LOCK
+    assert threading.Lock is REAL_THREADING_LOCK and _thread.allocate_lock is REAL_ALLOCATE
     assert time.monotonic is REAL_MONOTONIC
 
 
