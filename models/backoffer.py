@@ -21,7 +21,7 @@ Faithfulness notes (``store/tikv/retry/backoff.go`` and ``config.go`` at v5.1):
 * The statement counters (``ExecDetails``: Go's ``BackoffCount`` / ``BackoffDuration``, updated
   with ``atomic.AddInt64``) are guarded by a real lock, so they stay right under any race and
   serve as the ground-truth oracle (invariant I9).
-* `parent` follows FACTS.md (Fork sets it, Clone copies it); the v5.1-era ``backoff.go`` we could
+* `parent` follows the Go code (Fork sets it, Clone copies it); the v5.1-era ``backoff.go`` we could
   read has no such field -- it is a later client-go addition, kept because it costs nothing and
   lets observers check I10.
 * Not modelled: metrics, tracing spans, logging, the ``MismatchClusterID`` fatal check, and the
@@ -589,7 +589,7 @@ class UnsafeBackoffer:
     ) -> Exception | None:
         """Sleep per `cfg`'s schedule and record it; return ``None`` or the error to give up with.
 
-        Steps, in Go's order (FACTS section 1): (1) done context -> return `err`, change nothing;
+        Steps, in the order of Go's backoff.go: (1) done context -> return `err`, change nothing;
         (2) record `err` and `cfg`; (3) noop or over budget -> return ``configs[0].err``;
         (4) get-or-create the backoff function (the check-then-act whose write crashed v5.1);
         (5) sleep; (6) account in ``total_sleep`` and both maps; (7) statement counters;
@@ -808,7 +808,7 @@ VARIANTS: Final[Mapping[str, type[UnsafeBackoffer]]] = MappingProxyType(
     {"unsafe": UnsafeBackoffer, "tripwire": TripwireBackoffer, "locked": LockedBackoffer}
 )
 
-#: Invariants (FACTS section 1) each variant promises when ONE instance is shared by N workers.
+#: Invariants (I1-I10, as the Go semantics imply) each variant promises when ONE instance is shared by N workers.
 #: Used by one thread at a time -- sequentially, or one ``fork()`` per worker, TiDB's fix --
 #: every variant promises all of them (per Backoffer; "parent total == sum of children" is NOT
 #: an invariant of the fork-per-worker fix). When shared, the unsafe variants keep only what

@@ -5,7 +5,7 @@ a location off, so it is installed only in controlled worker threads while they 
 and it enables opcode events only for frames of instrumented code. Every other call costs one
 trip through `_global`, which returns at once.
 
-Pitfalls handled (FACTS.md): `frame.f_trace` is assigned before `f_trace_opcodes`; line events
+Pitfalls handled: `frame.f_trace` is assigned before `f_trace_opcodes`; line events
 are switched off; an exception raised from a trace function removes the tracer, which is fine
 because we raise only to unwind an aborted run, and the tracer is installed afresh per task.
 """

@@ -1,7 +1,7 @@
 """Seeded uniform choice at every scheduling point.
 
 A baseline strategy and a cheap way to explore: with 2 threads and one preemption needed it
-finds a lost update in about half the runs (FACTS.md section 2). The generator is a private
+finds a lost update in about half the runs (measured on the Backoffer). The generator is a private
 `random.Random(seed)`, reseeded on `reset`, so a seed names one schedule exactly.
 """
 
