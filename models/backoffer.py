@@ -808,7 +808,7 @@ VARIANTS: Final[Mapping[str, type[UnsafeBackoffer]]] = MappingProxyType(
     {"unsafe": UnsafeBackoffer, "tripwire": TripwireBackoffer, "locked": LockedBackoffer}
 )
 
-#: Invariants (I1-I10, as the Go semantics imply) each variant promises when ONE instance is shared by N workers.
+#: Invariants (I1-I10) each variant promises when ONE instance is shared by N workers.
 #: Used by one thread at a time -- sequentially, or one ``fork()`` per worker, TiDB's fix --
 #: every variant promises all of them (per Backoffer; "parent total == sum of children" is NOT
 #: an invariant of the fork-per-worker fix). When shared, the unsafe variants keep only what

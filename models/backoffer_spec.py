@@ -16,7 +16,7 @@ Variants:
 Ground truth lives here, in this uninstrumented module, so it is atomic under the scheduler:
 the Backoffer is built with a ``sleep`` that records every real sleep on the thread that did
 it, and each ``backoff`` operation attributes its own sleeps to the Backoffer and config it
-used. The invariants (I1-I10, listed in `PROMISES` in models/backoffer.py) compare the Backoffer's books with that truth.
+used. The invariants compare the Backoffer's books with that truth.
 """
 
 from __future__ import annotations
