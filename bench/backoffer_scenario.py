@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import common  # noqa: F401 (puts the repository root on sys.path)
 
-from models.backoffer import CONFIGS, Context, UnsafeBackoffer, shows_lost_update
+from harness_gallery.backoffer import CONFIGS, Context, UnsafeBackoffer, shows_lost_update
 
 CFG = CONFIGS["regionMiss"]
 

@@ -6,12 +6,13 @@ Run from the repository root (no installation needed):
     python bench/bench_peers.py [--seconds S] [--exhaust-cap C] [--json PATH]
                                 [--frontrun PATH] [--no-frontrun] [--no-hunts]
 
-The system under test is always `models.backoffer.UnsafeBackoffer` shared by several threads,
-each calling ``bo.backoff(CONFIGS["regionMiss"], cfg.err)``, built by `backoffer_scenario` for
-every tool alike (without the model's statement counters: see `make_backoffer`). A lost update
-is detected by the same check everywhere (`shows_lost_update`): the number of recorded calls is
-not the number of calls made, ``total_sleep`` differs from the sum of the per-config sleeps, or
-a backoff function's ``attempts`` differs from the calls recorded for its config.
+The system under test is always `harness_gallery.backoffer.UnsafeBackoffer` shared by several
+threads, each calling ``bo.backoff(CONFIGS["regionMiss"], cfg.err)``, built by
+`backoffer_scenario` for every tool alike (without the model's statement counters: see
+`make_backoffer`). A lost update is detected by the same check everywhere (`shows_lost_update`):
+the number of recorded calls is not the number of calls made, ``total_sleep`` differs from the
+sum of the per-config sleeps, or a backoff function's ``attempts`` differs from the calls
+recorded for its config.
 
 1. Naive stress (what a user would write): per run a fresh Backoffer, N threads (2 and 4)
    released together by a `threading.Barrier`, each making C calls; the sleep is either a
@@ -60,10 +61,10 @@ from harness.hunt import hunt
 from harness.machine import NOISE_RATES
 from harness.runtime import GRANULARITIES, Executor, World
 from harness.schedule.drawn import DrawnSchedule
-from models.backoffer import UnsafeBackoffer
-from models.backoffer_spec import BackofferModel
+from harness_gallery.backoffer import UnsafeBackoffer
+from harness_gallery.backoffer_spec import BackofferModel
 
-MODEL_MODULE = "models.backoffer"
+MODEL_MODULE = "harness_gallery.backoffer"
 FRONTRUN_SCENARIOS: tuple[tuple[int, int], ...] = ((2, 1), (2, 3))
 DEFAULT_FRONTRUN = "/tmp/frontrun-venv/bin/frontrun"
 DEFAULT_INTERLEAVE = "/tmp/interleave-venv/bin/python"

@@ -35,7 +35,7 @@ from harness.catalog import all_models
 from harness.runtime import Executor, World
 from harness.schedule.dfs import DfsSearch
 from harness.verify import verify_spec
-from models.backoffer import LockedBackoffer
+from harness_gallery.backoffer import LockedBackoffer
 
 DEFAULT_FRONTRUN = "/tmp/frontrun-venv/bin/frontrun"
 THREADS, CALLS = 2, 3
@@ -46,7 +46,7 @@ FRONTRUN_SCRIPT = textwrap.dedent(
     sys.path[:0] = [sys.argv[1], sys.argv[1] + "/bench"]
     import frontrun
     from backoffer_scenario import calls_of, make_backoffer, shows_lost_update
-    from models.backoffer import LockedBackoffer
+    from harness_gallery.backoffer import LockedBackoffer
     def explore():
         t0 = time.perf_counter()
         r = frontrun.explore(
@@ -76,7 +76,7 @@ def exhaust_locked(bound: int | None, reduction: str) -> dict[str, Any]:
             result = ex.run(
                 [lambda bo=bo: work(bo)] * THREADS,
                 schedule,
-                modules=["models.backoffer"],
+                modules=["harness_gallery.backoffer"],
                 capture_values=False,
             )
             lost += (not result.ok) or shows_lost_update(bo, THREADS * CALLS)

@@ -1,12 +1,14 @@
 """Small helpers shared by the bench scripts, so that every table summarises numbers alike.
 
-Importing this module puts the repository root on `sys.path`: the scripts run from a checkout
-(``python bench/<script>.py``) with no installation, under any of the pyenv interpreters.
+Importing this module puts the repository root on `sys.path` and makes the gallery importable as
+``harness_gallery`` (the name it is installed under): the scripts run from a checkout (``python
+bench/<script>.py``) with no installation, under any of the pyenv interpreters.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import platform
 import statistics
@@ -17,6 +19,24 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+
+def _gallery_from_checkout() -> None:
+    """Make ``harness_gallery`` importable where the harness is not installed (the peers' own
+    virtualenvs): the repository's ``models/`` folder is the package installed under that name."""
+    if importlib.util.find_spec("harness_gallery") is not None:
+        return
+    folder = REPO_ROOT / "models"
+    spec = importlib.util.spec_from_file_location(
+        "harness_gallery", folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["harness_gallery"] = module
+    spec.loader.exec_module(module)
+
+
+_gallery_from_checkout()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -20,7 +20,7 @@ import frontrun  # noqa: E402
 from backoffer_scenario import calls_of, make_backoffer, shows_lost_update  # noqa: E402
 from common import emit_peer_json  # noqa: E402
 
-from models.backoffer import LockedBackoffer, UnsafeBackoffer  # noqa: E402
+from harness_gallery.backoffer import LockedBackoffer, UnsafeBackoffer  # noqa: E402
 
 
 def explore(

@@ -28,7 +28,7 @@ import interleave_test as it
 from backoffer_scenario import calls_of, make_backoffer, shows_lost_update
 from common import emit_peer_json
 
-from models.backoffer import LockedBackoffer, UnsafeBackoffer
+from harness_gallery.backoffer import LockedBackoffer, UnsafeBackoffer
 
 #: Schedules per `explore` call while DFS exhausts the locked Backoffer (the cap is checked
 #: between slices).

@@ -43,7 +43,7 @@ CASE = textwrap.dedent(
     sys.path.insert(0, os.environ["BENCH_DIR"])
     from backoffer_scenario import calls_of, make_backoffer, shows_lost_update
 
-    from models.backoffer import UnsafeBackoffer
+    from harness_gallery.backoffer import UnsafeBackoffer
 
     THREADS = int(os.environ["BENCH_THREADS"])
     CALLS = int(os.environ["BENCH_CALLS"])

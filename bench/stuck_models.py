@@ -12,7 +12,7 @@ from __future__ import annotations
 import _thread
 
 from harness.model import Model, invariant, operation
-from models.counter import HitCounter
+from harness_gallery.counter import HitCounter
 
 #: Set to release every spinning worker (the benchmark never does: they stay stuck).
 RELEASE = {"spin": False}
@@ -23,7 +23,7 @@ BLOCKER.acquire()
 
 class _StuckModel(Model):
     variants = {"default": "one worker never comes back"}
-    instrument = ("models.counter",)
+    instrument = ("harness_gallery.counter",)
     max_workers = 2
     max_ops_per_worker = 1
 

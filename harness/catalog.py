@@ -4,7 +4,8 @@ Three sources, in this order of precedence:
 1. ``package.module:Class`` given directly (a model anywhere on sys.path, or in a file:
    ``./spec.py:Class``); a class that is not a Model is hunted as it is (`harness.plain`);
 2. models registered by installed packages under the ``harness.models`` entry-point group;
-3. the models bundled in this repository's ``models`` package (every ``*_spec`` module).
+3. the gallery bundled with the harness (the repository's ``models/`` folder, installed as
+   ``harness_gallery``): every ``*_spec`` module.
 Every model is validated when it is loaded, so a broken declaration is reported by name.
 
 A bundled model named by its id is loaded from its own module alone (`BUNDLED`): no entry-point
@@ -29,17 +30,19 @@ from harness.errors import UsageError
 from harness.model import Model, ModelSpec, validate_model
 
 ENTRY_POINT_GROUP = "harness.models"
+#: The package the repository's `models/` folder is installed as (pyproject.toml).
+GALLERY = "harness_gallery"
 #: Bundled model id -> its module: the fast path of `find_model` (a test checks that it
 #: matches what the full scan of the ``models`` package finds).
 BUNDLED = {
-    "backoffer": "models.backoffer_spec",
-    "bank": "models.bank_spec",
-    "cachetools-lru": "models.cachetools_spec",
-    "counter": "models.counter_spec",
-    "dict-iteration": "models.registry_spec",
-    "lazy-init": "models.lazy_init_spec",
-    "lru": "models.lru_spec",
-    "queue": "models.pipeline_spec",
+    "backoffer": "harness_gallery.backoffer_spec",
+    "bank": "harness_gallery.bank_spec",
+    "cachetools-lru": "harness_gallery.cachetools_spec",
+    "counter": "harness_gallery.counter_spec",
+    "dict-iteration": "harness_gallery.registry_spec",
+    "lazy-init": "harness_gallery.lazy_init_spec",
+    "lru": "harness_gallery.lru_spec",
+    "queue": "harness_gallery.pipeline_spec",
 }
 #: Bundled model modules that could not be loaded, and why (shown by `harness models`).
 UNAVAILABLE: dict[str, str] = {}
@@ -129,7 +132,7 @@ def _bundled_module(name: str) -> dict[str, ModelSpec]:
     try:
         module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name in (name, "models"):
+        if exc.name in (name, GALLERY):
             raise
         # A bundled model of an optional third-party package that is not installed.
         UNAVAILABLE[name] = f"needs {exc.name!r} (not installed)"
@@ -151,12 +154,12 @@ def _bundled_module(name: str) -> dict[str, ModelSpec]:
 def _bundled() -> dict[str, ModelSpec]:
     found: dict[str, ModelSpec] = {}
     try:
-        package = importlib.import_module("models")
+        package = importlib.import_module(GALLERY)
     except ImportError:
         return found
     for info in pkgutil.iter_modules(package.__path__):
         if info.name.endswith("_spec"):
-            found.update(_bundled_module(f"models.{info.name}"))
+            found.update(_bundled_module(f"{GALLERY}.{info.name}"))
     return found
 
 

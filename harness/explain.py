@@ -65,7 +65,7 @@ def source_line(location: str) -> str:
 
 
 def _short(location: str) -> str:
-    """``backoffer.py:12`` for ``models.backoffer:12``; a package's own code is labelled
+    """``backoffer.py:12`` for ``harness_gallery.backoffer:12``; a package's own code is labelled
     ``cachetools/__init__.py:12``, as its file is named."""
     module, _, line = location.rpartition(":")
     return f"{_file_label(module)}:{line}"

@@ -28,7 +28,7 @@ Faithfulness notes (``store/tikv/retry/backoff.go`` and ``config.go`` at v5.1):
   ``vars.Hook`` callback; none of them touches the state under test.
 
 Variants: `UnsafeBackoffer` (v5.1 as shipped, plain dicts), `TripwireBackoffer` (the same code
-over `models.gomap.GoMap`, so a racy map access raises Go's error), `LockedBackoffer` (one lock
+over `gomap.GoMap`, so a racy map access raises Go's error), `LockedBackoffer` (one lock
 around each call -- a fix TiDB did not choose). The fix TiDB did choose, one ``fork()`` per
 worker, is a usage pattern of the unsafe class, not a class of its own.
 """
@@ -44,7 +44,7 @@ from enum import IntEnum
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Self
 
-from models.gomap import GoMap
+from harness_gallery.gomap import GoMap
 
 __all__ = [
     "ALL_INVARIANTS",

@@ -30,7 +30,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from harness.model import Model, invariant, operation
-from models.backoffer import (
+from harness_gallery.backoffer import (
     COMMIT_MAX_BACKOFF,
     CONFIGS,
     Context,
@@ -82,7 +82,7 @@ class BackofferModel(Model):
         "fork": "TiDB's fix: one Fork() of the shared parent per worker",
     }
     expect_failure = ("unsafe", "tripwire")
-    instrument = ("models.backoffer", "models.gomap")
+    instrument = ("harness_gallery.backoffer", "harness_gallery.gomap")
     # The commit budget of the seed, unlimited, or small enough to hit "maxSleep exceeded".
     parameters = {"max_sleep": st.sampled_from([COMMIT_MAX_BACKOFF, 0, COMMIT_MAX_BACKOFF, 400])}
     max_workers = 8

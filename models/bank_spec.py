@@ -1,11 +1,11 @@
-"""Harness model of `models.bank`: money is conserved, and transfers never deadlock."""
+"""Harness model of `harness_gallery.bank`: money is conserved, and transfers never deadlock."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
 from harness.model import Model, invariant, operation
-from models.bank import Bank
+from harness_gallery.bank import Bank
 
 ACCOUNTS = 3
 
@@ -15,7 +15,7 @@ class BankModel(Model):
     summary = "transfers with per-account locks: naive lock order deadlocks (the cycle is shown)"
     variants = {"naive": "locks taken in argument order", "ordered": "locks taken by account id"}
     expect_failure = ("naive",)
-    instrument = ("models.bank",)
+    instrument = ("harness_gallery.bank",)
     max_workers = 4
     points_per_operation = {"gil": 12, "access": 40, "opcode": 80}
 

@@ -1,9 +1,9 @@
-"""Harness model of `models.counter`: no increment may be lost."""
+"""Harness model of `harness_gallery.counter`: no increment may be lost."""
 
 from __future__ import annotations
 
 from harness.model import Model, invariant, operation
-from models.counter import HitCounter, LockedHitCounter
+from harness_gallery.counter import HitCounter, LockedHitCounter
 
 
 class CounterModel(Model):
@@ -11,7 +11,7 @@ class CounterModel(Model):
     summary = "a hit counter (self.hits += 1): lost at access points, rare on a GIL build"
     variants = {"unsafe": "no lock", "locked": "the increment under a lock"}
     expect_failure = ("unsafe",)
-    instrument = ("models.counter",)
+    instrument = ("harness_gallery.counter",)
     max_workers = 4
     points_per_operation = {"gil": 4, "access": 8, "opcode": 12}
 

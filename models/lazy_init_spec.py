@@ -1,9 +1,9 @@
-"""Harness model of `models.lazy_init`: exactly one connection, the same for everyone."""
+"""Harness model of `harness_gallery.lazy_init`: exactly one connection, the same for everyone."""
 
 from __future__ import annotations
 
 from harness.model import Model, invariant, operation
-from models.lazy_init import LockedPool, Pool
+from harness_gallery.lazy_init import LockedPool, Pool
 
 
 class LazyInitModel(Model):
@@ -11,7 +11,7 @@ class LazyInitModel(Model):
     summary = "lazily created singleton: check-then-act creates two instances"
     variants = {"unsafe": "check-then-act", "locked": "double-checked locking"}
     expect_failure = ("unsafe",)
-    instrument = ("models.lazy_init",)
+    instrument = ("harness_gallery.lazy_init",)
     max_workers = 4
     points_per_operation = {"gil": 6, "access": 16, "opcode": 40}
 

@@ -1,11 +1,11 @@
-"""Harness model of `models.lru`: size bound, recency, and no crash."""
+"""Harness model of `harness_gallery.lru`: size bound, recency, and no crash."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
 from harness.model import Model, invariant, operation
-from models.lru import LockedLRUCache, LRUCache
+from harness_gallery.lru import LockedLRUCache, LRUCache
 
 CAPACITY = 2
 KEYS = st.integers(0, 3)
@@ -16,7 +16,7 @@ class LRUModel(Model):
     summary = "LRU cache on OrderedDict: check-then-act on membership and size"
     variants = {"unsafe": "no lock", "locked": "every method under one lock"}
     expect_failure = ("unsafe",)
-    instrument = ("models.lru",)
+    instrument = ("harness_gallery.lru",)
     max_workers = 4
     points_per_operation = {"gil": 10, "access": 30, "opcode": 60}
 

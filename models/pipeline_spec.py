@@ -1,18 +1,18 @@
-"""Harness model of `models.pipeline`: every item is delivered at most once, in FIFO order."""
+"""Harness model of `harness_gallery.pipeline`: every item delivered at most once, in FIFO order."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
 from harness.model import Model, invariant, operation
-from models.pipeline import Pipeline
+from harness_gallery.pipeline import Pipeline
 
 
 class PipelineModel(Model):
     name = "queue"
     summary = "producer/consumer on queue.Queue (stdlib): must pass, proves the patched locks"
     variants = {"stdlib": "queue.Queue as shipped"}
-    instrument = ("models.pipeline",)
+    instrument = ("harness_gallery.pipeline",)
     max_workers = 4
 
     def setup(self) -> None:

@@ -1,11 +1,11 @@
-"""Harness model of `models.registry`: iterating while another thread inserts."""
+"""Harness model of `harness_gallery.registry`: iterating while another thread inserts."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
 from harness.model import Model, invariant, operation
-from models.registry import LockedRegistry, Registry
+from harness_gallery.registry import LockedRegistry, Registry
 
 
 class RegistryModel(Model):
@@ -13,7 +13,7 @@ class RegistryModel(Model):
     summary = "iterating a dict while another thread inserts: 'dictionary changed size'"
     variants = {"unsafe": "no lock", "locked": "register and iterate under one lock"}
     expect_failure = ("unsafe",)
-    instrument = ("models.registry",)
+    instrument = ("harness_gallery.registry",)
     max_workers = 4
     points_per_operation = {"gil": 8, "access": 24, "opcode": 48}
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-import models.gomap as gomap_module
-from models.backoffer import (
+import harness_gallery.gomap as gomap_module
+from harness_gallery.backoffer import (
     BO_MAX_DATA_NOT_READY,
     BO_PD_RPC,
     BO_REGION_MISS,
@@ -47,7 +47,7 @@ from models.backoffer import (
     new_backoff_fn,
     promised_invariants,
 )
-from models.gomap import (
+from harness_gallery.gomap import (
     CONCURRENT_MAP_ITERATION_AND_WRITE,
     CONCURRENT_MAP_READ_AND_WRITE,
     CONCURRENT_MAP_WRITES,

@@ -22,15 +22,19 @@ def test_a_bundled_id_is_found_without_the_full_discovery() -> None:
         "calls = []\n"
         "catalog._catalog = lambda: calls.append(1) or {}\n"
         "spec = catalog.find_model('backoffer')\n"
-        "others = sorted(m for m in sys.modules if m.startswith('models.') and '_spec' in m)\n"
+        "others = sorted(m for m in sys.modules\n"
+        "                if m.startswith('harness_gallery.') and '_spec' in m)\n"
         "print(spec.name, calls, others)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert out == ["backoffer", "[]", "['models.backoffer_spec']"]
+    assert out == ["backoffer", "[]", "['harness_gallery.backoffer_spec']"]
 
 
 def test_the_fast_path_gives_the_same_spec_as_the_scan() -> None:
-    assert find_model("lazy-init") is catalog._bundled_module("models.lazy_init_spec")["lazy-init"]
+    assert (
+        find_model("lazy-init")
+        is catalog._bundled_module("harness_gallery.lazy_init_spec")["lazy-init"]
+    )
     assert find_model("lazy-init").cls is all_models()["lazy-init"].cls

@@ -67,12 +67,12 @@ def test_artifacts_from_different_seeds_replay_identically(tmp_path: Path, batch
 def test_replay_reports_where_the_trace_diverges(tmp_path: Path, minimal: Failure) -> None:
     path = save(minimal, tmp_path)
     data = json.loads(path.read_text())
-    data["trace"][3]["location"] = "models.backoffer:1"
+    data["trace"][3]["location"] = "harness_gallery.backoffer:1"
     path.write_text(json.dumps(data))
     outcome = replay_artifact(load(path))
     assert outcome.reproduced and not outcome.identical_trace
     assert outcome.divergence is not None and "event 4" in outcome.divergence
-    assert "models.backoffer:1" in outcome.divergence
+    assert "harness_gallery.backoffer:1" in outcome.divergence
 
 
 def _bad(path: Path, minimal: Failure, how: str) -> Path:

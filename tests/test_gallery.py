@@ -71,7 +71,7 @@ def test_bank_deadlock_report_names_the_cycle() -> None:
     failure = hunt("bank", "naive").failure
     assert failure is not None and failure.kind == "deadlock"
     assert "wait-for cycle: thread 0 -> thread 1 -> thread 0" in failure.details
-    assert failure.details.count("Lock models.bank:") == 2
+    assert failure.details.count("Lock harness_gallery.bank:") == 2
 
 
 @pytest.mark.parametrize(("model", "variant"), FIXED)

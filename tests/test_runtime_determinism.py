@@ -9,11 +9,16 @@ import pytest
 
 from harness.runtime import Executor, RunResult, World
 from harness.schedule import DecisionSource, PreemptionSchedule, RandomSchedule, ReplaySchedule
-from models.backoffer import BO_REGION_MISS, BO_TXN_LOCK, ERR_REGION_UNAVAILABLE, TripwireBackoffer
+from harness_gallery.backoffer import (
+    BO_REGION_MISS,
+    BO_TXN_LOCK,
+    ERR_REGION_UNAVAILABLE,
+    TripwireBackoffer,
+)
 from tests.conftest import SYNC
 from tests.targets.sync_models import Gate
 
-BACKOFFER = ["models.backoffer", "models.gomap"]
+BACKOFFER = ["harness_gallery.backoffer", "harness_gallery.gomap"]
 
 
 def _backoffer_run(executor: Executor, decisions: DecisionSource, granularity: str) -> RunResult:

@@ -8,8 +8,8 @@ import threading
 from hypothesis import strategies as st
 
 from harness.model import Model, operation
-from models.lru import LRUCache
-from models.lru_spec import CAPACITY, LRUModel
+from harness_gallery.lru import LRUCache
+from harness_gallery.lru_spec import CAPACITY, LRUModel
 
 
 class TicketDispenser:
