@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import subprocess
+import sys
 import typing
 import warnings
 from pathlib import Path
@@ -29,15 +32,16 @@ from harness.plain import (
     strategy_for,
 )
 from harness.runtime import World
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.targets.plain_classes import Fragile, LockedLRU, NothingPublic, Picky, Shelf
 
 WRAPPER = ("tests.targets.plain_classes", "cachetools")
 
 
 @pytest.mark.parametrize(
-    # 20/20 seeds in a fresh process; one CI run (xdist, after other tests in the same worker)
-    # saw seeds 5 and 8 clean: a dependence on process history that is being investigated.
+    # A statistical bar, not every seed: seed 8 finds its first failure at its 100th example of
+    # 100, so a hunt a little less lucky misses it. Results do not depend on what the process
+    # ran before (`test_plain_hunts_do_not_depend_on_process_history`).
     ("seeds", "allowed"),
     [(10, 2), pytest.param(20, 2, marks=pytest.mark.slow)],
 )
@@ -54,6 +58,37 @@ def test_cachetools_lru_is_caught_minimal_with_no_model_code(seeds: int, allowed
     assert len(misses) <= allowed, misses
 
 
+def _lru_outcome() -> tuple[str, int | None, str | None]:
+    result = harness.hunt_class(cachetools.LRUCache, args=(3,), seed=5, shrink=False)
+    return result.kind, result.first_example, result.failure and result.failure.describe()
+
+
+def test_plain_hunts_do_not_depend_on_process_history() -> None:
+    """Same seed, same class -> the same first failing example and counterexample in this
+    process, after other hunts (another class; the same class with other options), as in a
+    fresh interpreter: machine classes and strategies kept across hunts carry nothing over."""
+    harness.hunt_class(LockedLRU, args=(2,), instrument=WRAPPER, seed=1, max_examples=20)
+    restricted = harness.hunt_class(
+        cachetools.LRUCache, args=(3,), methods=["get", "__setitem__"], seed=0, shrink=False
+    )
+    assert restricted.failure is not None
+    called = set(re.findall(r"worker \d+: (\w+)\(", restricted.failure.describe()))
+    assert called and called <= {"get", "__setitem__"}, called
+    here = _lru_outcome()
+    assert here[0] == "counterexample"
+    code = "from tests.test_plain import _lru_outcome; print(repr(_lru_outcome()))"
+    fresh = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.strip() == repr(here)
+
+
 def test_locked_wrapper_is_clean_and_its_unlocked_twin_is_caught() -> None:
     locked = harness.hunt_class(LockedLRU, args=(2,), instrument=WRAPPER, seed=1)
     assert locked.kind == "clean", locked.verdict
@@ -65,10 +100,10 @@ def test_locked_wrapper_is_clean_and_its_unlocked_twin_is_caught() -> None:
 
 
 @pytest.mark.slow
-def test_locked_wrapper_passes_a_thousand_examples() -> None:
-    result = harness.hunt_class(
-        LockedLRU, args=(2,), instrument=WRAPPER, seed=2, max_examples=1_000
-    )
+def test_locked_wrapper_passes_four_hundred_examples() -> None:
+    # 400, not 1,000: every example instruments cachetools as well (about 0.25 s an example
+    # on a loaded CI machine), and 1,000 took 248 s of the 300 s timeout.
+    result = harness.hunt_class(LockedLRU, args=(2,), instrument=WRAPPER, seed=2, max_examples=400)
     assert result.kind == "clean", result.verdict
 
 
