@@ -118,7 +118,9 @@ def detect_for(seconds: float, one_run: Callable[[], bool], min_runs: int = 1) -
     }
 
 
-def naive_cell(threads: int, calls: int, sleep: str, switch: float | None, seconds: float) -> dict:
+def naive_cell(
+    threads: int, calls: int, sleep: str, switch: float | None, seconds: float
+) -> dict[str, Any]:
     """Fresh Backoffer + Barrier + `threads` new threads per run, for `seconds` of wall clock."""
     sleep_fn = SLEEPS[sleep]
     work = calls_of(calls)
@@ -154,7 +156,7 @@ def naive_cell(threads: int, calls: int, sleep: str, switch: float | None, secon
     }
 
 
-def measure_naive(seconds: float, calls: int) -> list[dict]:
+def measure_naive(seconds: float, calls: int) -> list[dict[str, Any]]:
     cells = []
     for switch in (None, 1e-6):
         for sleep in SLEEPS:
@@ -186,11 +188,11 @@ def scenario_model(threads: int, calls: int) -> type[BackofferModel]:
 
 def measure_hunts(
     seconds: float, max_seeds: int, model: str | type[BackofferModel] = "backoffer"
-) -> dict:
+) -> dict[str, Any]:
     """Hunts with seeds 0, 1, ... until `seconds` have passed (at least one hunt), after one
     untimed warm-up hunt (imports, the pool's threads, the point tables)."""
     hunt(model, "unsafe", seed=max_seeds, granularity="access", shrink=False, max_examples=5)
-    seeds: list[dict] = []
+    seeds: list[dict[str, Any]] = []
     start = perf_counter()
     while len(seeds) < max_seeds and (not seeds or perf_counter() - start < seconds):
         seed = len(seeds)
@@ -233,7 +235,7 @@ def measure_hunts(
 HUNT_NOISE_RATE = NOISE_RATES[len(NOISE_RATES) // 2]
 
 
-def measure_runtime(threads: int, calls: int, granularity: str, seconds: float) -> dict:
+def measure_runtime(threads: int, calls: int, granularity: str, seconds: float) -> dict[str, Any]:
     """`Executor.run` on the frontrun scenario, a new noise seed per run.
 
     As hunting runs: the random part of the schedule a hunt draws (a switch at about one point
@@ -289,7 +291,7 @@ def frontrun_launcher(option: str | None) -> str | None:
     return None
 
 
-def run_peer(cmd: list[str], timeout: float) -> dict:
+def run_peer(cmd: list[str], timeout: float) -> dict[str, Any]:
     """Run one peer's script (`cmd`, from bench/) and return the JSON it printed, or an error.
 
     Each peer runs in its own virtualenv and process, so nothing it patches reaches this one.
@@ -315,12 +317,12 @@ def run_peer(cmd: list[str], timeout: float) -> dict:
             "stdout": proc.stdout[-2000:],
             "command": cmd,
         }
-    out = json.loads(line[len(PEER_MARK) :])
+    out: dict[str, Any] = json.loads(line[len(PEER_MARK) :])
     out.update(command=[*cmd[:-1], "<options>"], wall_seconds=took)
     return out
 
 
-def measure_frontrun(launcher: str | None, seconds: float, exhaust_cap: float) -> dict:
+def measure_frontrun(launcher: str | None, seconds: float, exhaust_cap: float) -> dict[str, Any]:
     if launcher is None:
         return {
             "error": "no frontrun launcher found (install: python3.12 -m venv /tmp/frontrun-venv "
@@ -342,7 +344,7 @@ def measure_frontrun(launcher: str | None, seconds: float, exhaust_cap: float) -
     return out
 
 
-def measure_interleave(python: str | None, seconds: float, exhaust_cap: float) -> dict:
+def measure_interleave(python: str | None, seconds: float, exhaust_cap: float) -> dict[str, Any]:
     """interleave-test 0.1.0 from its own virtualenv (see `peer_interleave`)."""
     if python is None or not Path(python).exists():
         return {
@@ -366,7 +368,7 @@ def measure_interleave(python: str | None, seconds: float, exhaust_cap: float) -
     return out
 
 
-def measure_runparallel(python: str | None, seconds: float) -> dict:
+def measure_runparallel(python: str | None, seconds: float) -> dict[str, Any]:
     """pytest-run-parallel 0.10.0 from its own virtualenv (see `peer_runparallel`)."""
     if python is None or not Path(python).exists():
         return {
@@ -391,7 +393,7 @@ def measure_runparallel(python: str | None, seconds: float) -> dict:
     return out
 
 
-def frontrun_summary(fr: dict) -> dict:
+def frontrun_summary(fr: dict[str, Any]) -> dict[str, Any]:
     """Medians per (scenario, strategy) from the raw frontrun cells."""
     summary: dict[str, Any] = {}
     for key in scenario_keys():
@@ -429,7 +431,7 @@ def frontrun_summary(fr: dict) -> dict:
     return summary
 
 
-def interleave_summary(il: dict) -> dict:
+def interleave_summary(il: dict[str, Any]) -> dict[str, Any]:
     """Medians per (scenario, strategy) from the raw interleave-test cells."""
     summary: dict[str, Any] = {}
     for key in scenario_keys():
@@ -473,7 +475,7 @@ def _ms(seconds: float | None) -> str:
     return f"{seconds * 1000:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
 
 
-def window_share(cell: dict, window: float) -> float | None:
+def window_share(cell: dict[str, Any], window: float) -> float | None:
     """The share of consecutive `window`-second stretches of `cell` with a detection in them.
 
     This is a stress peer's detection rate "in the same time" as a tool that needs `window`
@@ -492,7 +494,7 @@ def window_share(cell: dict, window: float) -> float | None:
     return len(hit) / windows
 
 
-def lock_dpor_line(key: str, label: str, ld: dict) -> str:
+def lock_dpor_line(key: str, label: str, ld: dict[str, Any]) -> str:
     state = (
         f"NOT exhausted, stopped by the {ld['cap']:g} s cap"
         if ld["capped"] or ld["property_holds"] is None
@@ -511,7 +513,7 @@ LOCKED_CELLS = {
 }
 
 
-def render(report: dict) -> str:
+def render(report: dict[str, Any]) -> str:
     lines = []
     load = "/".join(f"{x:.2f}" for x in report["loadavg_before"])
     load_after = "/".join(f"{x:.2f}" for x in report["loadavg_after"])
@@ -646,7 +648,7 @@ def render(report: dict) -> str:
     return "\n".join(lines)
 
 
-def format_value(row: dict, side: str) -> str:
+def format_value(row: dict[str, Any], side: str) -> str:
     """One side of a ratio row in its unit."""
     value = row[side]
     if row["unit"] == "s":
@@ -656,12 +658,16 @@ def format_value(row: dict, side: str) -> str:
     return _f(value, ",.0f")
 
 
-def _row(key: str, what: str, unit: str, ours: float | None, theirs: float | None) -> dict:
+def _row(
+    key: str, what: str, unit: str, ours: float | None, theirs: float | None
+) -> dict[str, Any]:
     ratio = ours / theirs if ours is not None and theirs else None
     return {"key": key, "what": what, "unit": unit, "ours": ours, "theirs": theirs, "ratio": ratio}
 
 
-def _detection_row(key: str, label: str, hunt: dict, cells: list[dict]) -> dict | None:
+def _detection_row(
+    key: str, label: str, hunt: dict[str, Any], cells: list[dict[str, Any]]
+) -> dict[str, Any] | None:
     """Hunt seeds that found it vs the best stress cell's windows as long as the slowest hunt."""
     window = hunt["seconds_to_first_max"]
     if not cells or window is None:
@@ -687,7 +693,7 @@ PEERS = (
 )
 
 
-def ratios(report: dict, hunt: dict | None = None) -> list[dict]:
+def ratios(report: dict[str, Any], hunt: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Ours / theirs from one report: `hunt` (default: the report's own hunts) supplies the
     harness's detection share; the per-scenario hunts supply its time to first failure."""
     rows = []

@@ -230,8 +230,7 @@ def bars(combined: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
 
-    ttf = [by_key.get(f"ttf_hunt_frontrun_dpor_{key}") for key in bench_peers.scenario_keys()]
-    ttf = [r for r in ttf if r and r["ratio"] is not None]
+    ttf = _measured(by_key, "ttf_hunt_frontrun_dpor")
     out.append(
         _bar(
             "Time to first counterexample: harness / frontrun <= 1.0 on the 2-worker Backoffer",
@@ -246,8 +245,7 @@ def bars(combined: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
     # frontrun's random strategy schedules at every opcode: that is the same granularity.
-    rate = [by_key.get(f"rate_opcode_frontrun_{key}") for key in bench_peers.scenario_keys()]
-    rate = [r for r in rate if r and r["ratio"] is not None]
+    rate = _measured(by_key, "rate_opcode_frontrun")
     out.append(
         _bar(
             f"Executions/s: >= {RATE_BAR:g}x frontrun random, same scenario and granularity",
@@ -676,6 +674,12 @@ def plot_series(combined: dict[str, Any]) -> list[tuple[str, list[float]]]:
             )
         )
     return [(label, values) for label, values in series if values]
+
+
+def _measured(by_key: dict[str, dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """The rows ``{prefix}_{scenario}`` that were measured (a ratio), in scenario order."""
+    rows = [by_key.get(f"{prefix}_{key}") for key in bench_peers.scenario_keys()]
+    return [row for row in rows if row is not None and row["ratio"] is not None]
 
 
 def write_plot(combined: dict[str, Any], path: Path) -> bool:
