@@ -34,6 +34,7 @@ from hypothesis.stateful import (
 )
 
 from harness import interrupts
+from harness.draws import stable_draws
 from harness.errors import BrokenModelError, UsageError
 from harness.evidence import Coverage
 from harness.failure import Call, CounterexampleFound, Failure
@@ -362,11 +363,14 @@ def run_machine(machine: type[RuleBasedStateMachine], *, settings: Settings) -> 
     carrying the class's `@seed`) and the database key it would compute (none), as its own
     `find()` does. Where that part of Hypothesis's API is missing, the plain call is used.
     """
-    if settings.database is not None or not callable(get_state_machine_test):
-        _run_as_test(machine, settings=settings)
-        return
-    factory: Any = functools.partial(machine)
-    factory._hypothesis_internal_use_seed = getattr(machine, "_hypothesis_internal_use_seed", None)
-    test: Any = _machine_test(factory, settings=settings)
-    test._hypothesis_internal_database_key = None
-    test()
+    with stable_draws():  # no constants from whatever the process has imported
+        if settings.database is not None or not callable(get_state_machine_test):
+            _run_as_test(machine, settings=settings)
+            return
+        factory: Any = functools.partial(machine)
+        factory._hypothesis_internal_use_seed = getattr(
+            machine, "_hypothesis_internal_use_seed", None
+        )
+        test: Any = _machine_test(factory, settings=settings)
+        test._hypothesis_internal_database_key = None
+        test()

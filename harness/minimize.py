@@ -32,9 +32,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, find, settings
+from hypothesis import HealthCheck, settings
 from hypothesis.errors import HypothesisException
 
+from harness.draws import find
 from harness.failure import Call, CounterexampleFound, Failure, Step
 from harness.model import ModelSpec
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor

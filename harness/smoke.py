@@ -20,11 +20,12 @@ import operator
 import random
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, find, settings
+from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
+from harness.draws import find
 from harness.failure import Call, CounterexampleFound
 from harness.machine import Observer
 from harness.model import Model, ModelSpec

@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, find, settings
+from hypothesis import HealthCheck, settings
 from hypothesis.errors import HypothesisException
 
+from harness.draws import find
 from harness.errors import BrokenModelError, UsageError
 from harness.failure import Call, CounterexampleFound, Failure
 from harness.minimize import minimize, same_bug
