@@ -12,7 +12,9 @@
 # When the source cannot be fetched the script prints one "skipped" line and exits 0: CI on a
 # machine without Debian's archive still passes on the GIL builds it has.
 # Extra pytest arguments: HARNESS_FT_PYTEST_ARGS (default empty); set HARNESS_FT_SLOW=1 to run
-# the tests marked slow as well.
+# the tests marked slow as well (left out by default: about 3x the GIL builds' time, which the
+# CI budget does not allow). HARNESS_FT_MIRROR overrides the Debian mirror taken from apt's
+# own sources.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -48,7 +50,7 @@ fetch_source() {
   # sources and lists are left untouched.
   local dest="$1" mirror apt_dir
   command -v apt-get >/dev/null 2>&1 || skip "apt-get not found; cannot fetch Debian's CPython source"
-  mirror="$(debian_mirror)"
+  mirror="${HARNESS_FT_MIRROR:-$(debian_mirror)}"
   [ -n "$mirror" ] || skip "no Debian mirror in the apt sources; cannot fetch CPython's source"
   apt_dir="$dest/apt"
   mkdir -p "$apt_dir/lists/partial"
@@ -115,8 +117,8 @@ run_tests() {
   source "$venv/bin/activate"
   export PYTHON_GIL=0 CI="${CI:-true}" PIP_DISABLE_PIP_VERSION_CHECK=1
   # The constraint applies to 3.13t only: newer Hypothesis needs a compiled extension that has
-  # no free-threaded wheel.
-  pip install -q -c "$here/ci/constraints-3.13t.txt" -e "$here[test]"
+  # no free-threaded wheel. Lint and types run on the GIL builds, so only what tests import.
+  pip install -q -c "$here/ci/constraints-3.13t.txt" -e "$here[test-deps]"
   python -c 'import sys; assert not sys._is_gil_enabled(); print("ft: GIL disabled:", sys.version)'
   cd "$here"
   # shellcheck disable=SC2086
