@@ -52,7 +52,7 @@ from harness.runtime.world import World
 from harness.schedule.drawn import DrawnSchedule
 from harness.stress.gate import process_gate
 from harness.stress.runner import StressExecutor
-from models.backoffer import UnsafeBackoffer
+from harness_gallery.backoffer import UnsafeBackoffer
 
 SCENARIOS = ((2, 1), (4, 3))
 DEFAULT_PRP = "/tmp/prp-venv/bin/python"
@@ -155,7 +155,7 @@ def ours(threads: int, calls: int, rounds: int) -> dict[str, Any]:
                 executor.run(
                     [lambda bo=bo: work(bo)] * threads,
                     DrawnSchedule(),
-                    modules=["models.backoffer"],
+                    modules=["harness_gallery.backoffer"],
                     stuck_after=10.0,
                 )
                 elapsed += perf_counter() - started
@@ -172,7 +172,7 @@ PRP_TEST = textwrap.dedent(
     import pytest
 
     from backoffer_scenario import calls_of, make_backoffer, shows_lost_update
-    from models.backoffer import UnsafeBackoffer
+    from harness_gallery.backoffer import UnsafeBackoffer
 
     THREADS, CALLS, ROUNDS = {threads}, {calls}, {rounds}
 
