@@ -55,7 +55,7 @@ from harness.stress.runner import StressExecutor
 from harness_gallery.backoffer import UnsafeBackoffer
 
 SCENARIOS = ((2, 1), (4, 3))
-DEFAULT_PRP = "/tmp/prp-venv/bin/python"
+DEFAULT_PRP = "/tmp/runparallel-ft-venv/bin/python"
 
 
 def gallery(seeds: int, examples: int, repeats: int) -> list[dict[str, Any]]:
