@@ -126,10 +126,7 @@ def stress_lines(result: HuntResult) -> list[str]:
     stress = verdict.stress
     if stress is None or stress.first is None:
         return []
-    lines = [stress.found_line()]
-    if isinstance(verdict, StressFailure) and verdict.seen is not None:
-        lines.append(f"seen: {verdict.seen.headline()}")
-    return lines
+    return [stress.found_line()]
 
 
 def _replay_command(result: HuntResult, artifact: str) -> str:
