@@ -92,16 +92,7 @@ class Counterexample(Verdict):
         return self.failure.kind if self.failure is not None else ""
 
     def fields(self) -> dict[str, Any]:
-        failure = self.failure
-        if failure is None:
-            return {}
-        return {
-            "subkind": failure.kind,
-            "invariant": failure.invariant,
-            "worker": failure.worker,
-            "exception_type": failure.exception_type,
-            "message": failure.message,
-        }
+        return _failure_fields(self.failure)
 
 
 @dataclass(frozen=True)
@@ -121,16 +112,20 @@ class StressFailure(Verdict):
     seen: Failure | None = None
 
     def fields(self) -> dict[str, Any]:
-        seen = self.seen
-        if seen is None:
-            return {}
-        return {
-            "subkind": seen.kind,
-            "invariant": seen.invariant,
-            "worker": seen.worker,
-            "exception_type": seen.exception_type,
-            "message": seen.message,
-        }
+        return _failure_fields(self.seen)
+
+
+def _failure_fields(failure: Failure | None) -> dict[str, Any]:
+    """The failed check, for ``--json``: the same fields whether it replays or not."""
+    if failure is None:
+        return {}
+    return {
+        "subkind": failure.kind,
+        "invariant": failure.invariant,
+        "worker": failure.worker,
+        "exception_type": failure.exception_type,
+        "message": failure.message,
+    }
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,8 @@ class NotTested(Verdict):
     evidence: Evidence = field(default_factory=Evidence)
 
     def fields(self) -> dict[str, Any]:
-        return {"reason": self.reason, "evidence": self.evidence.to_json()}
+        evidence = None if self.stress is not None else self.evidence.to_json()
+        return {"reason": self.reason, "evidence": evidence}
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,9 @@ def test_no_overlap_measured_is_not_tested(monkeypatch: pytest.MonkeyPatch) -> N
     assert isinstance(result.verdict, NotTested)
     assert "no worker entered the code under test" in result.verdict.reason
     assert report.exit_code([result]) == 2
+    data = report.result_json(result)
+    assert data["kind"] == "not-tested" and data["evidence"] is None  # no coverage to claim
+    assert data["stress"]["entered_rounds"] == 0 and data["stress"]["rounds"] == 25
 
 
 class _NeverCallsModel(Model):
