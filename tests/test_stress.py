@@ -20,9 +20,11 @@ from harness.hunt import HuntResult, hunt, hunt_spec
 from harness.model import Model, operation, validate_model
 from harness.replay import replay_artifact
 from harness.runtime.hooks import gil_enabled
+from harness.runtime.world import active_world
+from harness.stress import engine as engine_module
 from harness.stress import gate as gate_module
 from harness.stress.engine import MIN_SWITCH_INTERVAL, fast_switching
-from harness.verdict import Clean, Counterexample, NotTested, StressFailure
+from harness.verdict import Clean, Counterexample, Interrupted, NotTested, StressFailure
 from tests.conftest import run_cli
 from tests.targets.plain_classes import LockedLRU
 from tests.targets.stress_models import OpaqueRaceModel, YieldingBankModel, YieldingBooksModel
@@ -282,6 +284,38 @@ def test_a_hang_under_stress_is_reproduced_as_a_deadlock() -> None:
     assert stress.first.kind == "stuck" and "made no progress" in stress.first.message
     assert result.failure is not None and result.failure.kind == "deadlock"
     assert result.failure.looks_minimal()
+
+
+def test_an_interrupt_under_stress_keeps_only_what_replays(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C while the free rounds run: nothing reproduced yet, so nothing to keep or save.
+    calls = iter(range(1_000_000))
+
+    def ctrl_c_at_round_7() -> None:
+        if next(calls) == 7:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine_module.interrupts, "check", ctrl_c_at_round_7)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        hunt("backoffer.locked", max_examples=10, engine="stress", repeats=5)
+    result = caught.value.harness_result  # type: ignore[attr-defined]
+    assert isinstance(result.verdict, Interrupted) and result.verdict.found is None
+    assert (
+        result.verdict.stress is not None and result.verdict.stress.rounds == 7
+    )  # the 8th never started
+    assert active_world() is None
+    monkeypatch.undo()
+
+    # Ctrl-C once the find was reproduced: the deterministic failure is kept (it replays).
+    def interrupt(failure: object) -> None:
+        raise KeyboardInterrupt
+
+    spec = validate_model(YieldingBankModel)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        hunt_spec(spec, "default", max_examples=100, engine="stress", repeats=20,
+                  stuck_after=0.5, on_failure=interrupt)  # fmt: skip
+    result = caught.value.harness_result  # type: ignore[attr-defined]
+    assert isinstance(result.verdict, Interrupted) and result.verdict.found is not None
+    assert result.verdict.found.kind == "deadlock" and result.first_failure is not None
 
 
 def test_bad_engine_options_are_one_line_errors(tmp_path: Path) -> None:

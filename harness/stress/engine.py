@@ -266,6 +266,7 @@ def hunt_stress(
     started = _real_perf_counter()
     evidence = StressEvidence()
     shown_granularity = granularity
+    reproduced: Failure | None = None  # a deterministic failure: the one an interrupt keeps
 
     def result(verdict: Verdict) -> HuntResult:
         return HuntResult(
@@ -303,7 +304,7 @@ def hunt_stress(
                     return result(Clean(name, variant, stress=evidence))
                 if failure is None:
                     return result(StressFailure(name, variant, evidence.first, stress=evidence))
-                first = failure
+                first = reproduced = failure
                 shown_granularity = failure.granularity
                 if on_failure is not None:
                     on_failure(first)
@@ -330,9 +331,9 @@ def hunt_stress(
         if interrupt is None:
             raise
         original = interrupt.original
-        # What stress saw has no schedule: nothing is kept as a counterexample to save.
+        # What stress saw has no schedule: only a reproduced failure is kept (and saved).
         original.harness_result = result(  # type: ignore[attr-defined]
-            Interrupted(name, variant, interrupt.reason, None, stress=evidence)
+            Interrupted(name, variant, interrupt.reason, reproduced, stress=evidence)
         )
         raise original from None
     finally:
