@@ -101,7 +101,7 @@ build() {
   src="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'Python-*' | head -n 1)"
   [ -n "$src" ] || { echo "ft: no Python-* directory in $tarball" >&2; exit 1; }
   started=$(date +%s)
-  log "building CPython with --disable-gil into $prefix (about 4 minutes on 2 cores)"
+  log "building CPython with --disable-gil into $prefix (about 5 minutes on 2 cores)"
   (
     cd "$src"
     ./configure --disable-gil --prefix="$prefix" --with-ensurepip=install >"$work/configure.log" 2>&1

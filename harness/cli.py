@@ -26,6 +26,7 @@ from harness.keeper import Keeper
 from harness.machine import HUNT_STRATEGIES
 from harness.replay import python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
+from harness.stress.engine import DEFAULT_REPEATS
 from harness.verify_cli import add_verify_parser, run_verify
 
 #: The most free-running rounds per stress example: beyond it one example takes hours.
@@ -105,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         "--repeats",
         type=_bounded(1, MAX_REPEATS, f"{MAX_REPEATS:,}"),
         default=None,
-        help="--engine stress: free-running rounds per example (default 50)",
+        help=f"--engine stress: free-running rounds per example (default {DEFAULT_REPEATS})",
     )
     hunt.add_argument("--json", action="store_true", help="print one JSON object")
     hunt.add_argument(
