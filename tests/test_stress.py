@@ -37,13 +37,18 @@ def _reproduced_hunt(target: str, seeds: range) -> HuntResult:
 
     Stress chooses its own interleavings: now and then the one it saw is one the controlled
     engine cannot take (a free thread's sleep only yields, so a longer sleep may end first),
-    and that hunt honestly reports a stress failure without a counterexample. Five seeds make
-    a miss of every one negligible; each hunt that failed must still say what stress saw.
+    and that hunt honestly reports a stress failure without a counterexample. And on a loaded
+    GIL build a seed's 4,000 free rounds may see no failure at all (the operating system
+    decides). Ten seeds make a miss of every one negligible; a hunt that failed without a
+    reproduction must still say so, and one that saw nothing must say clean.
     """
     for seed in seeds:
         result = hunt(target, seed=seed, max_examples=200, engine="stress", repeats=20)
         stress = result.verdict.stress
-        assert stress is not None and stress.first is not None, seed
+        assert stress is not None, seed
+        if stress.first is None:
+            assert isinstance(result.verdict, Clean), seed
+            continue
         if stress.reproduced:
             return result
         assert isinstance(result.verdict, StressFailure) and result.failure is None
@@ -51,7 +56,7 @@ def _reproduced_hunt(target: str, seeds: range) -> HuntResult:
 
 
 def test_stress_finds_the_unsafe_backoffer_and_reproduces_it_minimally() -> None:
-    result = _reproduced_hunt("backoffer.unsafe", range(0, 5))
+    result = _reproduced_hunt("backoffer.unsafe", range(0, 10))
     verdict = result.verdict
     assert isinstance(verdict, Counterexample) and verdict.engine == "stress"
     stress = verdict.stress
@@ -73,7 +78,7 @@ def test_stress_finds_the_unsafe_backoffer_and_reproduces_it_minimally() -> None
 
 
 def test_the_reproduced_counterexample_replays_step_by_step(tmp_path: Path) -> None:
-    result = _reproduced_hunt("backoffer.unsafe", range(5, 10))
+    result = _reproduced_hunt("backoffer.unsafe", range(10, 20))
     assert result.failure is not None
     path = save(result.failure, tmp_path)
     outcome = replay_artifact(load(path))
@@ -242,12 +247,15 @@ def test_a_race_the_scheduler_cannot_express_is_reported_honestly() -> None:
 
 
 def test_cli_stress_hunt_marks_the_reproduced_counterexample(tmp_path: Path) -> None:
-    for seed in range(5):  # see _reproduced_hunt: a stress find is now and then unreproducible
+    for seed in range(10):  # see _reproduced_hunt: stress may miss, or not be reproducible
         done = run_cli(
             "hunt", "backoffer.unsafe", "--engine", "stress", "--repeats", "20",
             "--max-examples", "200", "--seed", str(seed), "--artifacts", str(tmp_path / "cx"),
             cwd=tmp_path,
         )  # fmt: skip
+        if done.returncode == 0:
+            assert "clean under stress" in done.stdout, done.stdout
+            continue
         assert done.returncode == 1, done.stderr
         assert "found under stress in example" in done.stdout
         if "NOT REPRODUCED" not in done.stdout:
