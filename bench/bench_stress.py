@@ -63,7 +63,7 @@ def gallery(seeds: int, examples: int, repeats: int) -> list[dict[str, Any]]:
     for name, spec in sorted(all_models().items()):
         for variant in spec.cls.expect_failure:
             target = f"{name}.{variant}"
-            runs = []
+            runs: list[dict[str, Any]] = []
             for seed in range(seeds):
                 started = perf_counter()
                 result = hunt(
@@ -90,7 +90,7 @@ def gallery(seeds: int, examples: int, repeats: int) -> list[dict[str, Any]]:
                     }
                 )
             found = [r for r in runs if r["found"]]
-            row = {
+            row: dict[str, Any] = {
                 "target": target,
                 "seeds": seeds,
                 "found": len(found),
@@ -151,9 +151,13 @@ def ours(threads: int, calls: int, rounds: int) -> dict[str, Any]:
         for _ in range(rounds):
             with World() as _world:
                 bo = make_backoffer(UnsafeBackoffer)
+
+                def worker(bo: Any = bo) -> None:
+                    work(bo)
+
                 started = perf_counter()
                 executor.run(
-                    [lambda bo=bo: work(bo)] * threads,
+                    [worker] * threads,
                     DrawnSchedule(),
                     modules=["harness_gallery.backoffer"],
                     stuck_after=10.0,
