@@ -1,7 +1,8 @@
 """Command line: ``harness hunt MODEL``, ``harness verify MODEL``, ``harness replay FILE``,
 ``harness models``.
 
-Exit codes: 0 clean, 1 counterexample found (or reproduced), 2 usage or input error, not
+Exit codes: 0 clean, 1 counterexample found (or reproduced; or, under --engine stress, a
+failure seen but not reproduced: no file then), 2 usage or input error, not
 tested, broken model or limitation -- always one clear line on stderr, never a traceback -- and
 130 interrupted (143 for SIGTERM), after saying where the counterexample found so far is.
 """
@@ -20,12 +21,16 @@ from harness.artifact import DEFAULT_DIRECTORY, MAX_SEED, load
 from harness.catalog import UNAVAILABLE, all_models
 from harness.emit import emit_test
 from harness.errors import UsageError
-from harness.hunt import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES, HuntResult, hunt_spec
+from harness.hunt import DEFAULT_MAX_EXAMPLES, ENGINES, MAX_EXAMPLES, HuntResult, hunt_spec
 from harness.keeper import Keeper
 from harness.machine import HUNT_STRATEGIES
 from harness.replay import python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
+from harness.stress.engine import DEFAULT_REPEATS
 from harness.verify_cli import add_verify_parser, run_verify
+
+#: The most free-running rounds per stress example: beyond it one example takes hours.
+MAX_REPEATS = 100_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,13 +95,26 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_GRANULARITY,
         help="scheduling-point granularity (default access)",
     )
+    hunt.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="controlled",
+        help="controlled (the deterministic scheduler, default) or stress (free-running "
+        "threads; what they find is reproduced deterministically)",
+    )
+    hunt.add_argument(
+        "--repeats",
+        type=_bounded(1, MAX_REPEATS, f"{MAX_REPEATS:,}"),
+        default=None,
+        help=f"--engine stress: free-running rounds per example (default {DEFAULT_REPEATS})",
+    )
     hunt.add_argument("--json", action="store_true", help="print one JSON object")
     hunt.add_argument(
         "--strategy",
         choices=HUNT_STRATEGIES,
         default="random",
-        help="how each drawn round is scheduled: the drawn preemptions (random, default), "
-        "PCT, or every schedule up to 2 preemptions (dfs)",
+        help="controlled engine: how each drawn round is scheduled: the drawn preemptions "
+        "(random, default), PCT, or every schedule up to 2 preemptions (dfs)",
     )
     hunt.add_argument(
         "--artifacts",
@@ -164,6 +182,8 @@ def _hunt(args: argparse.Namespace) -> int:
                 shrink=not args.no_shrink,
                 strategy=args.strategy,
                 on_failure=keeper.found,
+                engine=args.engine,
+                repeats=args.repeats,
             )
         except (KeyboardInterrupt, SystemExit) as exc:
             partial = getattr(exc, "harness_result", None)

@@ -51,6 +51,9 @@ DEFAULT_MAX_EXAMPLES = 100
 MAX_EXAMPLES = 1_000_000
 #: Steps per example: a few rounds are plenty to overlap operations; more only slows shrinking.
 DEFAULT_STEPS_PER_EXAMPLE = 5
+#: "controlled": the deterministic scheduler; "stress": free-running threads whose failures
+#: the controlled engine reproduces (`harness.stress`).
+ENGINES = ("controlled", "stress")
 
 
 class UnknownVariantError(UsageError):
@@ -106,8 +109,16 @@ class HuntResult:
 
     @property
     def evidence(self) -> Evidence | None:
+        """The controlled engine's coverage figures (None under stress, which has none: its
+        evidence is `verdict.stress`)."""
         verdict = self.verdict
+        if verdict.stress is not None:
+            return None
         return verdict.evidence if isinstance(verdict, (Clean, NotTested)) else None
+
+    @property
+    def engine(self) -> str:
+        return self.verdict.engine
 
     @property
     def as_expected(self) -> bool:
@@ -254,6 +265,8 @@ def hunt_spec(
     stuck_after: float = DEFAULT_STUCK_AFTER,
     on_failure: Callable[[Failure], None] | None = None,
     strategy: str = "random",
+    engine: str = "controlled",
+    repeats: int | None = None,
 ) -> HuntResult:
     """Hunt, then shrink the first failure with `harness.minimize`; return the verdict.
 
@@ -268,12 +281,32 @@ def hunt_spec(
     (Ctrl-C, SIGTERM, a pytest-timeout) is re-raised as itself with the partial result --
     an `Interrupted` verdict keeping any failure already found -- as ``exc.harness_result``.
     Whatever happens, the patched `threading` and `time` are restored before returning.
+
+    ``engine="stress"`` runs the scenarios on free-running threads instead, `repeats` rounds
+    per example, and reproduces what they find with this engine (`harness.stress.engine`);
+    `strategy` is the controlled engine's and `repeats` the stress engine's alone.
     """
     check_granularity(granularity)
     if not isinstance(max_examples, int) or not 1 <= max_examples <= MAX_EXAMPLES:
         raise UsageError(f"max_examples must be an integer from 1 to {MAX_EXAMPLES}")
     if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise UsageError("seed must be an integer from 0 to 2**64-1")
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if engine == "stress":
+        if strategy != "random":
+            raise UsageError(
+                f"strategy {strategy!r} schedules the controlled engine; the stress engine "
+                "runs free threads (its finds are reproduced by its own search)"
+            )
+        from harness.stress.engine import hunt_stress
+
+        return hunt_stress(spec, variant, seed=seed, max_examples=max_examples,
+                           granularity=granularity, shrink=shrink, repeats=repeats,
+                           executor=executor, stuck_after=stuck_after,
+                           on_failure=on_failure)  # fmt: skip
+    if repeats is not None:
+        raise UsageError("repeats (--repeats) applies to the stress engine only (--engine stress)")
     explore = partial(
         _explore,
         spec,

@@ -21,7 +21,7 @@ import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
@@ -143,6 +143,29 @@ def _fit(schedule: Schedule, workers: int) -> tuple[list[ThreadPreemption], Any]
     return fitted, noise
 
 
+class ScenarioStrategies(NamedTuple):
+    """What one example of a model is drawn from; shared by every engine, so that the
+    controlled and the stress engine explore the same scenarios."""
+
+    call: st.SearchStrategy[Call]
+    rounds: st.SearchStrategy[list[list[Call]]]
+    schedules: st.SearchStrategy[Schedule]
+    params: st.SearchStrategy[dict[str, Any]]
+
+
+def scenario_strategies(spec: ModelSpec, granularity: str) -> ScenarioStrategies:
+    """One call, one parallel round, one schedule and the example's parameters of `spec`."""
+    cls: type[Model] = spec.cls
+    call = st.one_of([op.strategy() for op in spec.operations])
+    rounds = round_strategy(
+        cls.max_workers, st.lists(call, min_size=1, max_size=cls.max_ops_per_worker)
+    )
+    per_op = cls.points_per_operation.get(granularity, POINTS_PER_OPERATION[granularity])
+    schedules = schedule_strategy(cls.max_workers, per_op * cls.max_ops_per_worker)
+    params = st.fixed_dictionaries(dict(cls.parameters))
+    return ScenarioStrategies(call, rounds, schedules, params)
+
+
 @dataclass
 class _Context:
     """What one hunt hands its (shared) machine class: set by `build_machine` before each run."""
@@ -204,13 +227,7 @@ def _new_machine(
     spec: ModelSpec, variant: str, granularity: str, strategy: str
 ) -> tuple[type[RuleBasedStateMachine], _Context]:
     cls = spec.cls
-    call = st.one_of([op.strategy() for op in spec.operations])
-    rounds = round_strategy(
-        cls.max_workers, st.lists(call, min_size=1, max_size=cls.max_ops_per_worker)
-    )
-    per_op = cls.points_per_operation.get(granularity, POINTS_PER_OPERATION[granularity])
-    schedules = schedule_strategy(cls.max_workers, per_op * cls.max_ops_per_worker)
-    params = st.fixed_dictionaries(dict(cls.parameters))
+    call, rounds, schedules, params = scenario_strategies(spec, granularity)
     context = _Context()
 
     class Machine(RuleBasedStateMachine):

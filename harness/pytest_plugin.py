@@ -33,11 +33,12 @@ import pytest
 from harness import plain, report
 from harness.artifact import DEFAULT_DIRECTORY, save
 from harness.errors import UsageError
-from harness.hunt import HuntResult, hunt_spec
+from harness.hunt import ENGINES, HuntResult, hunt_spec
 from harness.runtime.points import GRANULARITIES
 
-ENGINES = ("controlled",)
-MARKER_KEYS = frozenset({"points", "max_examples", "seed", "expect", "variant"})
+MARKER_KEYS = frozenset(
+    {"points", "max_examples", "seed", "expect", "variant", "engine", "repeats"}
+)
 _PROPERTY = "harness_counterexample"
 _VERDICT = "harness_verdict"
 
@@ -80,8 +81,8 @@ def _option(config: pytest.Config, name: str) -> Any:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "harness(points=, max_examples=, seed=, expect=, variant=): configure harness_hunt "
-        "for this test",
+        "harness(points=, max_examples=, seed=, expect=, variant=, engine=, repeats=): "
+        "configure harness_hunt for this test",
     )
     config.pluginmanager.register(_Summary(), "harness-summary")
     points = _option(config, "points")
@@ -131,12 +132,17 @@ def check_options(options: dict[str, Any], where: str) -> None:
         raise pytest.UsageError(
             f"{where}: points={points!r} is not a granularity (choose {', '.join(GRANULARITIES)})"
         )
+    engine = options.get("engine")
+    if engine is not None and engine not in ENGINES:
+        raise pytest.UsageError(
+            f"{where}: engine={engine!r} is not an engine (choose {', '.join(ENGINES)})"
+        )
     expect = options.get("expect")
     if expect not in (None, "counterexample", "pass"):
         raise pytest.UsageError(f"{where}: expect={expect!r}: use 'counterexample' or 'pass'")
-    for name in ("max_examples", "seed"):
+    for name in ("max_examples", "seed", "repeats"):
         value = options.get(name)
-        low = 1 if name == "max_examples" else 0
+        low = 0 if name == "seed" else 1
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise pytest.UsageError(f"{where}: {name}={value!r} must be an integer")
         if value is not None and value < low:
@@ -242,6 +248,12 @@ def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., Any]:
         if seed is None:
             seed = test_seed(_run_seed(config), request.node.nodeid)
         results = []
+        engine = options.get("engine") or _option(config, "engine")
+        if options.get("repeats") is not None and engine != "stress":
+            pytest.fail(
+                f"harness_hunt: repeats= applies to the stress engine only (engine is {engine!r})",
+                pytrace=False,
+            )
         for variant in variants:
             result = hunt_spec(
                 spec,
@@ -249,6 +261,8 @@ def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., Any]:
                 seed=int(seed),
                 max_examples=int(examples),
                 granularity=options.get("points") or _option(config, "points"),
+                engine=engine,
+                repeats=options.get("repeats"),
             )
             expect = options.get("expect", "counterexample" if result.expected_failure else "pass")
             _judge(request, result, expect if every else options.get("expect", "pass"), artifacts)

@@ -18,6 +18,7 @@ from harness.explain import explain, interleaving
 from harness.failure import Failure
 from harness.hunt import HuntResult
 from harness.replay import replay_command
+from harness.runtime.hooks import gil_enabled
 from harness.verdict import (
     JSON_SCHEMA,
     BrokenModel,
@@ -26,6 +27,7 @@ from harness.verdict import (
     Interrupted,
     Limitation,
     NotTested,
+    StressFailure,
 )
 
 
@@ -39,6 +41,19 @@ def headline(result: HuntResult) -> str:
         return (
             f"{label}: COUNTEREXAMPLE ({expectation}) in example {result.first_example}, after "
             f"{first:.0f} ms; shrunk in {result.seconds:.2f} s total"
+        )
+    if isinstance(verdict, StressFailure):
+        expectation = "expected" if result.expected_failure else "NOT expected"
+        seen = verdict.seen.headline().split(": ", 1)[-1] if verdict.seen else "a failure"
+        return (
+            f"{label}: FAILURE UNDER STRESS ({expectation}), NOT REPRODUCED: {seen}; "
+            "no replayable counterexample"
+        )
+    if isinstance(verdict, Clean) and verdict.stress is not None:
+        note = "as expected" if not result.expected_failure else "but a race was expected"
+        return (
+            f"{label}: clean under stress: {verdict.stress.line()} ({result.seconds:.2f} s) "
+            f"-- {note}"
         )
     if isinstance(verdict, Clean):
         note = "as expected" if not result.expected_failure else "but a race was expected"
@@ -90,6 +105,7 @@ def hunt_text(result: HuntResult, artifact: str | None = None) -> str:
     """What ``harness hunt`` prints for one variant."""
     lines = [headline(result)]
     verdict = result.verdict
+    lines += [f"  {line}" for line in stress_lines(result)]
     if isinstance(verdict, Counterexample) and verdict.failure is not None:
         lines.append(_indent(failure_text(verdict.failure)))
     elif isinstance(verdict, Clean) and verdict.evidence.gaps():
@@ -98,9 +114,19 @@ def hunt_text(result: HuntResult, artifact: str | None = None) -> str:
         lines.append(_indent(verdict.details.split("\n--- ")[0]))
     if artifact:
         lines += [f"  saved: {artifact}", f"  replay: {_replay_command(result, artifact)}"]
-    if isinstance(verdict, Counterexample):
+    if isinstance(verdict, (Counterexample, StressFailure)):
         lines.append("")
     return "\n".join(lines)
+
+
+def stress_lines(result: HuntResult) -> list[str]:
+    """What the stress engine adds under a headline: where stress found the failure and
+    whether it was reproduced (a clean verdict's headline already says what it rests on)."""
+    verdict = result.verdict
+    stress = verdict.stress
+    if stress is None or stress.first is None:
+        return []
+    return [stress.found_line()]
 
 
 def _replay_command(result: HuntResult, artifact: str) -> str:
@@ -112,12 +138,12 @@ def pytest_text(result: HuntResult, artifact: str | None = None) -> str:
     """The report section (and failure message) of a pytest test that hunted."""
     verdict = result.verdict
     if isinstance(verdict, Counterexample) and verdict.failure is not None:
-        lines = [failure_text(verdict.failure)]
+        lines = [*stress_lines(result), failure_text(verdict.failure)]
         if artifact:
             command = replay_command(artifact, verdict.failure)
             lines += ["", f"counterexample: {artifact}", f"replay: {command}"]
         return "\n".join(lines)
-    text = headline(result)
+    text = "\n".join([headline(result), *stress_lines(result)])
     if isinstance(verdict, BrokenModel) and verdict.details:
         text += "\n" + verdict.details.rstrip()
     if isinstance(verdict, Clean) and verdict.evidence.gaps():
@@ -154,6 +180,8 @@ def result_json(result: HuntResult, artifact: str | None = None) -> dict[str, An
         "seconds_to_first_failure": result.seconds_to_first_failure,
         "seconds": round(result.seconds, 4),
         "counterexample": counterexample,
+        "engine": verdict.engine,
+        "stress": None if verdict.stress is None else verdict.stress.to_json(),
     }
 
 
@@ -167,11 +195,19 @@ def hunt_json(
         "kind": overall_kind(results),
         "results": [result_json(r, artifacts.get(r.variant)) for r in results],
         "python": platform.python_version(),
+        "gil_enabled": gil_enabled(),
         "harness_version": harness.__version__,
     }
 
 
-_PRECEDENCE = ("interrupted", "broken-model", "limitation", "not-tested", "counterexample")
+_PRECEDENCE = (
+    "interrupted",
+    "broken-model",
+    "limitation",
+    "not-tested",
+    "counterexample",
+    "stress-failure",
+)
 
 
 def overall_kind(results: Sequence[HuntResult]) -> str:
@@ -184,7 +220,8 @@ def overall_kind(results: Sequence[HuntResult]) -> str:
 
 
 def exit_code(results: Sequence[HuntResult], *, check: bool = False) -> int:
-    """0 clean, 1 counterexample, 2 not-tested / broken-model / limitation, 130 interrupted.
+    """0 clean, 1 counterexample or stress failure (the code under test failed; only the
+    first has a file to replay), 2 not-tested / broken-model / limitation, 130 interrupted.
 
     With `check`, a counterexample where the model expects one counts as success and a clean
     variant that was expected to fail as failure (exit 1).
@@ -196,7 +233,7 @@ def exit_code(results: Sequence[HuntResult], *, check: bool = False) -> int:
         return 2
     if check:
         return 0 if all(r.as_expected for r in results) else 1
-    return 1 if kind == "counterexample" else 0
+    return 1 if kind in ("counterexample", "stress-failure") else 0
 
 
 def _indent(text: str, prefix: str = "  ") -> str:

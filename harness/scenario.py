@@ -24,7 +24,12 @@ from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Call, CounterexampleFound, Failure, Step
 from harness.linearizability import Replica, linearize
 from harness.model import Model, ModelSpec, OpRecord
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
+from harness.runtime.executor import (
+    DEFAULT_STUCK_AFTER,
+    Executor,
+    RoundExecutor,
+    shared_executor,
+)
 from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, WorkerError
 from harness.runtime.world import UncontrolledThreadError, World
 from harness.schedule.base import CountingSource
@@ -46,7 +51,7 @@ class ScenarioRunner:
         seed: int,
         params: dict[str, Any],
         granularity: str,
-        executor: Executor | None = None,
+        executor: RoundExecutor | None = None,
         stuck_after: float = DEFAULT_STUCK_AFTER,
         max_steps: int = ROUND_MAX_STEPS,
         on_failure: Callable[[Failure], None] | None = None,
@@ -204,7 +209,7 @@ class ScenarioRunner:
         for err in result.errors:
             self._not_a_race(err)
         hang = result.hang
-        if isinstance(hang, Stuck):
+        if isinstance(hang, Stuck) and hang.controlled:
             raise LimitationError(
                 f"model {self.cls.name!r}: worker {hang.thread} blocked outside instrumented "
                 f"code for {hang.seconds:.1f} s (a real C lock, a blocking C call or a thread "
@@ -214,9 +219,16 @@ class ScenarioRunner:
                 details=hang.describe(),
             )
         if hang is not None:
-            kind = "deadlock" if isinstance(hang, Deadlock) else "livelock"
+            # A free-running (stress) round's hang: a deadlock or a block outside the code; the
+            # stress engine's reproduction tells which.
+            kind = "stuck" if isinstance(hang, Stuck) else "deadlock"
+            kind = "livelock" if isinstance(hang, Livelock) else kind
             self.fail(
-                kind, hang.describe().split("\n")[0], result, details=hang.describe(), hang=hang
+                kind,
+                hang.describe().split("\n")[0],
+                result,
+                details=hang.describe(),
+                hang=None if isinstance(hang, Stuck) else hang,
             )
         self._model_hook("end_round")
         if result.errors:

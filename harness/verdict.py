@@ -6,11 +6,19 @@ says nothing failed *and* shows what was explored (`Evidence`); `NotTested` mean
 under test was never exercised, so "clean" would be a lie; `BrokenModel` blames the model (the
 test), not the code; `Limitation` names something the harness cannot control (a real C lock, a
 thread the code starts, a blocking C call); `Interrupted` is Ctrl-C, a pytest-timeout or
-SIGTERM. Every consumer -- the CLI, the pytest plugin, ``--json``, the HTML page -- renders
-these objects through `harness.report`; nothing parses a message back.
+SIGTERM. Under ``--engine stress`` (`harness.stress`) every verdict also carries the stress
+evidence (`stress`): a `Counterexample` there was found under stress and reproduced by the
+controlled engine, and `StressFailure` is the one kind only stress produces -- the code under
+test failed on free-running threads, but no schedule the controlled engine can take shows it
+again, so there is no counterexample to replay. Every consumer -- the CLI, the pytest plugin,
+``--json``, the HTML page -- renders these objects through `harness.report`; nothing parses a
+message back.
 
-Exit codes follow the kind: 0 clean, 1 counterexample, 2 not-tested / broken-model /
-limitation (and usage errors), 130 interrupted.
+Exit codes follow the kind: 0 clean, 1 counterexample or stress failure, 2 not-tested /
+broken-model / limitation (and usage errors), 130 interrupted. Why 1 for a stress failure that
+was not reproduced: exit 1 means "the code under test failed", and it did -- an observed
+invariant or exception, not a doubt about the model or the harness (2) -- while the kind
+(``stress-failure``) and the absent artifact say there is nothing to replay.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any, ClassVar
 
 from harness.evidence import Evidence
 from harness.failure import Failure
+from harness.stress.evidence import StressEvidence
 
 #: Version of the ``--json`` document (bumped when a field changes meaning or goes away).
 JSON_SCHEMA = 2
@@ -34,6 +43,12 @@ class Verdict:
 
     model: str
     variant: str
+    #: What the free-running rounds saw, when the hunt ran on the stress engine (else None).
+    stress: StressEvidence | None = field(default=None, kw_only=True)
+
+    @property
+    def engine(self) -> str:
+        return "controlled" if self.stress is None else "stress"
 
     @property
     def label(self) -> str:
@@ -54,7 +69,8 @@ class Clean(Verdict):
     evidence: Evidence = field(default_factory=Evidence)
 
     def fields(self) -> dict[str, Any]:
-        return {"evidence": self.evidence.to_json()}
+        # Under stress nothing was traced: no coverage figures to claim (see `stress`).
+        return {"evidence": None if self.stress is not None else self.evidence.to_json()}
 
 
 @dataclass(frozen=True)
@@ -76,16 +92,40 @@ class Counterexample(Verdict):
         return self.failure.kind if self.failure is not None else ""
 
     def fields(self) -> dict[str, Any]:
-        failure = self.failure
-        if failure is None:
-            return {}
-        return {
-            "subkind": failure.kind,
-            "invariant": failure.invariant,
-            "worker": failure.worker,
-            "exception_type": failure.exception_type,
-            "message": failure.message,
-        }
+        return _failure_fields(self.failure)
+
+
+@dataclass(frozen=True)
+class StressFailure(Verdict):
+    """Seen failing under stress, not reproduced by the controlled engine: no counterexample.
+
+    The code under test did fail (`seen` is the failure as stress saw it: its scenario and
+    check, but no schedule, since nobody recorded the interleaving), and the controlled engine
+    searched `stress.schedules_tried` schedules of that scenario without showing it again --
+    a race inside C code, in a module that is not instrumented, or one that needs two CPUs at
+    once. Nothing is saved: a file would claim a replay that does not exist.
+    """
+
+    kind: ClassVar[str] = "stress-failure"
+    exit_code: ClassVar[int] = 1
+
+    seen: Failure | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return _failure_fields(self.seen)
+
+
+def _failure_fields(failure: Failure | None) -> dict[str, Any]:
+    """The failed check, for ``--json``: the same fields whether it replays or not."""
+    if failure is None:
+        return {}
+    return {
+        "subkind": failure.kind,
+        "invariant": failure.invariant,
+        "worker": failure.worker,
+        "exception_type": failure.exception_type,
+        "message": failure.message,
+    }
 
 
 @dataclass(frozen=True)
@@ -98,7 +138,8 @@ class NotTested(Verdict):
     evidence: Evidence = field(default_factory=Evidence)
 
     def fields(self) -> dict[str, Any]:
-        return {"reason": self.reason, "evidence": self.evidence.to_json()}
+        evidence = None if self.stress is not None else self.evidence.to_json()
+        return {"reason": self.reason, "evidence": evidence}
 
 
 @dataclass(frozen=True)
@@ -152,6 +193,7 @@ class Interrupted(Verdict):
 KINDS: tuple[type[Verdict], ...] = (
     Clean,
     Counterexample,
+    StressFailure,
     NotTested,
     BrokenModel,
     Limitation,

@@ -21,6 +21,7 @@ used. The invariants compare the Backoffer's books with that truth.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter, defaultdict
@@ -61,7 +62,8 @@ class Books:
     exceeded: int = 0
     slept_calls: Counter[str] = field(default_factory=Counter)
     slept_ms: Counter[str] = field(default_factory=Counter)
-    sleeps: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: ``(order, ms)`` per config: `order` numbers sleeps as they happened (see `_sleep`).
+    sleeps: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
     total_at_start: int = 0
     errors_at_start: int = 0
 
@@ -90,7 +92,8 @@ class BackofferModel(Model):
 
     def setup(self) -> None:
         self.details = ExecDetails()
-        self._pending: dict[int, list[int]] = defaultdict(list)
+        self._pending: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        self._sleep_order = itertools.count()
         cls = _BACKOFFER_CLASS[self.variant]
         self.parent = cls(
             Context(exec_details=self.details),
@@ -110,8 +113,15 @@ class BackofferModel(Model):
     # -- ground truth ------------------------------------------------------------------------
 
     def _sleep(self, seconds: float) -> None:
-        """Every real sleep goes through here: record it for the thread, then sleep (virtually)."""
-        self._pending[threading.get_ident()].append(round(seconds * 1000))
+        """Every real sleep goes through here: record it for the thread, then sleep (virtually).
+
+        Each sleep is numbered here, where it happens (inside the locked Backoffer's lock), not
+        when the call returns: under real parallelism (``--engine stress``) the model's own code
+        after a call may run after another thread's next call, and I6 compares the order.
+        """
+        self._pending[threading.get_ident()].append(
+            (next(self._sleep_order), round(seconds * 1000))
+        )
         time.sleep(seconds)
 
     def _book(self, bo: UnsafeBackoffer) -> Books:
@@ -169,7 +179,7 @@ class BackofferModel(Model):
         books = self._book(bo)
         books.calls += 1
         if result is None:
-            real = sum(mine)
+            real = sum(ms for _order, ms in mine)
             books.slept_calls[config] += 1
             books.slept_ms[config] += real
             books.sleeps[config].extend(mine)
@@ -253,9 +263,10 @@ class BackofferModel(Model):
                 cfg = CONFIGS[name]
                 if cfg.jitter == Jitter.NO_JITTER and self._calls_serialised(label):
                     base = max(cfg.base, 2)
-                    want = [expo(base, cfg.cap, i) for i in range(len(books.sleeps[name]))]
-                    assert books.sleeps[name] == want, (
-                        f"I6: {label} slept {books.sleeps[name]} ms with {name}, but its schedule "
+                    slept = [ms for _order, ms in sorted(books.sleeps[name])]
+                    want = [expo(base, cfg.cap, i) for i in range(len(slept))]
+                    assert slept == want, (
+                        f"I6: {label} slept {slept} ms with {name}, but its schedule "
                         f"is {want} (the schedule restarted: two backoff fns for one config)"
                     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 from harness.artifact import SCHEMA
@@ -23,7 +24,10 @@ def test_hunt_unsafe_json_contract_and_artifact(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"schema", "model", "kind", "results", "python", "harness_version"}
+    assert set(data) == {
+        "schema", "model", "kind", "results", "python", "gil_enabled", "harness_version"
+    }  # fmt: skip
+    assert data["gil_enabled"] is (getattr(sys, "_is_gil_enabled", lambda: True)())
     assert data["schema"] == 2 and data["model"] == "backoffer"
     assert data["kind"] == "counterexample"
     [result] = data["results"]  # one shape whatever the number of variants
@@ -37,7 +41,10 @@ def test_hunt_unsafe_json_contract_and_artifact(tmp_path: Path) -> None:
         "seconds_to_first_failure",
         "seconds",
         "counterexample",
+        "engine",
+        "stress",
     }
+    assert result["engine"] == "controlled" and result["stress"] is None
     assert result["variant"] == "unsafe" and result["found"]
     assert result["kind"] == "counterexample" and result["subkind"] == "invariant"
     cx = result["counterexample"]

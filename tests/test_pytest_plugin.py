@@ -101,7 +101,7 @@ def test_bank(harness_hunt):
     ("args", "message"),
     [
         (["--harness-points", "line"], "--harness-points"),
-        (["--harness-engine", "stress"], "--harness-engine"),
+        (["--harness-engine", "turbo"], "--harness-engine"),
         (["--harness-max-examples", "0"], "--harness-max-examples"),
         (["--harness-artifacts", "/proc/nope"], "--harness-artifacts"),
     ],
@@ -145,6 +145,45 @@ def test_marked(harness_hunt):
     )
     done = _pytest(tmp_path, "-p", "no:xdist")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_stress_engine_from_the_marker_and_the_option(tmp_path: Path) -> None:
+    _write_suite(
+        tmp_path,
+        """
+import pytest
+
+@pytest.mark.harness(engine="stress", repeats=20, max_examples=200)
+def test_unsafe_caught_under_stress(harness_hunt):
+    # Go's map tripwire: any two overlapping writes raise, so what stress saw is reproducible.
+    result = harness_hunt("backoffer.tripwire", expect="counterexample")
+    assert result.verdict.stress is not None and result.verdict.stress.reproduced
+
+def test_fixed_clean_under_stress(harness_hunt):
+    result = harness_hunt("backoffer.locked", repeats=10)
+    assert result.verdict.stress.rounds == 10 * result.examples
+
+def test_unreproduced_stress_failure_fails_the_test(harness_hunt):
+    harness_hunt("tests.targets.stress_models:OpaqueRaceModel", repeats=20, max_examples=50)
+""",
+    )
+    done = _pytest(
+        tmp_path, "-p", "no:xdist", "--harness-engine", "stress", "--harness-max-examples", "5"
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "2 passed, 1 failed" in done.stdout or "1 failed, 2 passed" in done.stdout
+    assert (
+        "FAILURE UNDER STRESS" in done.stdout and "NOT reproduced deterministically" in done.stdout
+    )
+    bad = _pytest(tmp_path, "-p", "no:xdist", "-k", "fixed", "-o", "harness_engine=turbo")
+    assert bad.returncode == 4 and "harness_engine" in bad.stderr
+    # repeats= without the stress engine is a mistake, said in one line.
+    controlled = _pytest(tmp_path, "-p", "no:xdist", "-k", "fixed")
+    assert (
+        controlled.returncode == 1 and "repeats= applies to the stress engine" in controlled.stdout
+    )
+    marked = _pytest(tmp_path, "-p", "no:xdist", "-k", "unsafe_caught")
+    assert marked.returncode == 0, marked.stdout  # the marker's engine= alone selects stress
 
 
 def test_plugin_loads_without_autoload(tmp_path: Path) -> None:

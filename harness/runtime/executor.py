@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from harness.errors import NotCallableWorkerError, NoWorkersError, ScheduleError, UsageError
 from harness.runtime import registry
@@ -64,6 +64,22 @@ _SLEEP = "sleep"
 MAX_THREADS = 64
 DEFAULT_MAX_STEPS = 100_000
 DEFAULT_STUCK_AFTER = 5.0
+
+
+class RoundExecutor(Protocol):
+    """What runs a round's workers: the controlled `Executor`, or the stress engine's."""
+
+    def run(
+        self,
+        workers: Sequence[Callable[[], Any]],
+        decisions: DecisionSource,
+        *,
+        granularity: str = ...,
+        modules: Sequence[str | types.ModuleType] = ...,
+        max_steps: int = ...,
+        stuck_after: float = ...,
+        capture_values: bool = ...,
+    ) -> RunResult: ...
 
 
 class Run:

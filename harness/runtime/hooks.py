@@ -25,6 +25,17 @@ class Hooks(Protocol):
 _hooks: Hooks | None = None
 
 
+def gil_enabled() -> bool:
+    """Whether this interpreter runs with a GIL: always before 3.13; on a free-threaded build
+    (3.13t) only if ``PYTHON_GIL=1`` or an extension module re-enabled it.
+
+    The controlled engine does not care (one thread runs at a time either way); the stress
+    engine does, and every result records it, since a race a GIL build never shows is a
+    finding only on the other."""
+    probe = getattr(sys, "_is_gil_enabled", None)
+    return True if probe is None else bool(probe())
+
+
 def backend_name() -> str:
     return "sys.monitoring" if sys.version_info >= (3, 12) else "sys.settrace"
 

@@ -9,7 +9,7 @@ stack -- enough to understand the problem without re-running it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from harness.trace import Trace
 
@@ -85,6 +85,11 @@ class Stuck:
     thread: int
     seconds: float
     stacks: dict[int, str]
+    #: Whether a scheduler controlled the threads. A controlled thread that stops reaching
+    #: points is blocked outside instrumented code (a limitation of the harness); a
+    #: free-running round (`harness.stress`) that stops making progress may as well be a
+    #: deadlock of the code under test, which the stress engine's reproduction decides.
+    controlled: ClassVar[bool] = True
 
     def describe(self) -> str:
         lines = [

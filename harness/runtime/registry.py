@@ -32,6 +32,15 @@ def owner_clock() -> Any:
     return None
 
 
+def free_world() -> Any:
+    """The active World, if the calling thread is one of its free-running (stress) threads."""
+    if _OWNER:
+        world = _OWNER[0]
+        if get_ident() in world.free_threads:
+            return world
+    return None
+
+
 def controlled_thread() -> Agent | None:
     """The agent of the calling thread if a live run controls it, else None."""
     return _CONTROLLED.get(get_ident())

@@ -19,7 +19,7 @@ import sys
 from types import TracebackType
 from typing import Any
 
-from harness.runtime.registry import controlled_thread, owner_clock
+from harness.runtime.registry import controlled_thread, free_world, owner_clock
 
 REAL_ALLOCATE_LOCK = _thread.allocate_lock
 _IGNORED_MODULES = ("harness.", "threading", "queue", "importlib")
@@ -92,6 +92,9 @@ class Lock:
             return agent.run.acquire(agent, self, blocking, timeout)
         clock = owner_clock()
         if clock is None:
+            free = free_world() if blocking else None
+            if free is not None:
+                return bool(free.free_acquire(self._real, timeout))
             return self._real.acquire(blocking, timeout)
         if self._real.acquire(False):
             return True

@@ -27,7 +27,7 @@ import threading
 import time
 from _thread import get_ident
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Any
 
@@ -35,7 +35,7 @@ from harness.runtime import registry
 from harness.runtime.clock import VirtualClock
 from harness.runtime.rebind import Rebinding
 from harness.runtime.registry import controlled_thread
-from harness.runtime.sync import Lock, caller_site, reset_lock_numbering
+from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, caller_site, reset_lock_numbering
 
 _REAL_TIME = {
     name: getattr(time, name)
@@ -61,6 +61,8 @@ _REAL_THREAD_MODULE = {
 }
 
 _active: World | None = None
+#: Real seconds a free-running thread's timed wait lasts before its timeout is taken as passed.
+FREE_WAIT_GRACE = 0.005
 
 
 class UncontrolledThreadError(BaseException):
@@ -108,6 +110,14 @@ class World:
         self.owner_virtual = owner_virtual
         self.in_model = False  # inside `virtual_time`: see there
         self._rebinding: Rebinding | None = None
+        # Free-running threads of the stress engine (`harness.stress`): they see virtual time
+        # too, and a sleep advances the shared clock (under a real lock: they run in parallel)
+        # and yields instead of waiting, so a model that backs off costs no wall time there;
+        # a timed wait gives up after a short real grace (see `free_acquire`).
+        self.free_threads: set[int] = set()
+        self._clock_lock = REAL_ALLOCATE_LOCK()
+        #: Set by the stress engine: a context manager that lets go of the model gate.
+        self.free_blocking: Callable[[], AbstractContextManager[None]] = nullcontext
 
     def control_imports(self, modules: Iterable[str]) -> int:
         """Point real primitives that `modules` bound at import (``from _thread import
@@ -119,7 +129,11 @@ class World:
         return self._rebinding.count
 
     def _virtual(self) -> bool:
-        return controlled_thread() is not None or (self.owner_virtual and get_ident() == self.owner)
+        return (
+            controlled_thread() is not None
+            or (self.owner_virtual and get_ident() == self.owner)
+            or get_ident() in self.free_threads
+        )
 
     @contextmanager
     def virtual_time(self) -> Iterator[None]:
@@ -135,6 +149,35 @@ class World:
             yield
         finally:
             self.owner_virtual, self.in_model = previous
+
+    def advance_free(self, seconds: float) -> None:
+        """Move the shared clock on behalf of a free-running thread (they run in parallel)."""
+        with self._clock_lock:
+            self.clock.advance(seconds)
+
+    def free_acquire(self, real_lock: Any, timeout: float | None) -> bool:
+        """A free-running thread's blocking acquire of a patched lock.
+
+        While it waits it lets go of the stress engine's model gate (`free_blocking`): model
+        code that waits for a lock held by a thread inside the code under test would otherwise
+        keep that thread from ever returning to the model (the cachetools model's own lock).
+
+        A timed wait is real for at most `FREE_WAIT_GRACE` seconds, then the shared clock
+        jumps by the whole timeout and the wait times out. Free threads see virtual time, which
+        only sleeps move: a timed wait that waited for real would see no time pass and wait
+        again forever (`queue.put(timeout=1)` on a full queue). Like the controlled engine,
+        which lets a timeout expire when nobody else can run, this lets it expire when nobody
+        released the lock for a while.
+        """
+        if real_lock.acquire(False):
+            return True
+        with self.free_blocking():
+            if timeout is None or timeout < 0:
+                return bool(real_lock.acquire())
+            if real_lock.acquire(True, min(timeout, FREE_WAIT_GRACE)):
+                return True
+        self.advance_free(timeout)
+        return False
 
     def __enter__(self) -> World:
         global _active
@@ -182,6 +225,9 @@ class World:
                 agent.run.sleep(agent, seconds)
             elif self.owner_virtual and get_ident() == self.owner:
                 clock.advance(seconds)
+            elif get_ident() in self.free_threads:
+                self.advance_free(seconds)
+                real["sleep"](0)
             else:
                 real["sleep"](seconds)
 

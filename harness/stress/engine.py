@@ -1,0 +1,341 @@
+"""The stress engine: Hypothesis-drawn scenarios on free-running threads, repeated many times.
+
+Why a second engine: the controlled engine explores interleavings of the points it can see,
+one thread at a time. Real parallelism -- a free-threaded build, two CPUs writing one dict --
+can do things no switch between points expresses (a race inside C code, a torn update the
+point granularity does not split). Stress runs the same scenarios as the controlled engine
+(same strategies: set-up calls, then a parallel round) with nothing scheduling the threads:
+released together by a barrier, each example's round repeated `repeats` times on fresh
+objects, with `sys.setswitchinterval` at its minimum on a GIL build so the interpreter
+switches as often as it can.
+
+A stress failure is evidence, not a counterexample: nobody recorded the interleaving. So the
+scenario is handed to the controlled engine (`harness.stress.reproduce`), which searches
+schedules for the same failure and, when it finds it, shrinks it to the usual minimal,
+replayable counterexample -- "found under stress, reproduced deterministically". When it does
+not, the result says so, with how often and how stress saw it fail, and carries no artifact.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from harness import interrupts
+from harness.errors import BrokenModelError, LimitationError, UsageError
+from harness.failure import Call, CounterexampleFound, Failure
+from harness.interrupts import as_interrupt
+from harness.machine import scenario_strategies
+from harness.minimize import minimize
+from harness.model import ModelSpec
+from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
+from harness.runtime.hooks import gil_enabled, process_hooks
+from harness.runtime.instrument import resolve_modules
+from harness.runtime.world import _REAL_TIME, active_world, leave_active_world
+from harness.scenario import ScenarioRunner
+from harness.stress.evidence import StressEvidence
+from harness.stress.gate import process_gate
+from harness.stress.reproduce import DEFAULT_ATTEMPTS, reproduce
+from harness.stress.runner import StressExecutor
+from harness.verdict import (
+    BrokenModel,
+    Clean,
+    Counterexample,
+    Interrupted,
+    Limitation,
+    NotTested,
+    StressFailure,
+    Verdict,
+)
+
+if TYPE_CHECKING:
+    from harness.hunt import HuntResult
+
+_real_perf_counter = _REAL_TIME["perf_counter"]
+
+#: Free-running rounds per Hypothesis example (fresh objects each time).
+DEFAULT_REPEATS = 50
+#: The smallest switch interval CPython accepts is any positive value; it rounds to 1 us.
+MIN_SWITCH_INTERVAL = 1e-6
+
+
+@contextmanager
+def fast_switching() -> Iterator[float | None]:
+    """The minimum switch interval on a GIL build, restored afterwards; the value set, or None
+    on a free-threaded build, where threads run in parallel and the interval means nothing."""
+    if not gil_enabled():
+        yield None
+        return
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(MIN_SWITCH_INTERVAL)
+    try:
+        yield sys.getswitchinterval()
+    finally:
+        sys.setswitchinterval(previous)
+
+
+class _Stop(Exception):
+    """Ends the Hypothesis run at the first example that failed under stress."""
+
+
+@dataclass
+class StressOutcome:
+    """The stress phase and the reproduction, before `hunt_stress` turns them into a verdict."""
+
+    evidence: StressEvidence
+    failure: Failure | None  # the reproduced failure, not yet minimised
+
+
+def stress(
+    spec: ModelSpec,
+    variant: str,
+    *,
+    seed: int = 0,
+    max_examples: int = 100,
+    granularity: str = "access",
+    repeats: int = DEFAULT_REPEATS,
+    attempts: int = DEFAULT_ATTEMPTS,
+    executor: Executor | None = None,
+    stuck_after: float = DEFAULT_STUCK_AFTER,
+    evidence: StressEvidence | None = None,
+) -> StressOutcome:
+    """Run the stress phase, then the deterministic search for what it found (if anything).
+
+    `evidence` is filled in as the rounds run, so that a caller interrupted half-way still
+    has what was seen. A broken model or a limitation is raised, as in a controlled hunt.
+    """
+    started = _real_perf_counter()
+    evidence = evidence if evidence is not None else StressEvidence()
+    evidence.gil = gil_enabled()
+    strategies = scenario_strategies(spec, granularity)
+    gate = process_gate()
+    stress_executor = StressExecutor(gate, resolve_modules)
+    stopped: list[BaseException] = []
+
+    def one_round(seed_: int, params: dict[str, Any], prelude: list[Call], calls: Any) -> bool:
+        """One free-running repetition on a fresh model; True to stop repeating."""
+        interrupts.check()
+        evidence.rounds += 1
+        evidence.example_rounds += 1
+        try:
+            with ScenarioRunner(
+                spec,
+                variant,
+                seed=seed_,
+                params=params,
+                granularity=granularity,
+                executor=stress_executor,
+                stuck_after=stuck_after,
+                capture=False,
+            ) as runner:
+                for call in prelude:
+                    runner.sequential(call)
+                runner.parallel(calls, [], None)
+        except CounterexampleFound as found:
+            evidence.record(found.failure)
+            if evidence.first is None:
+                evidence.first = found.failure
+                evidence.first_example = evidence.examples
+                evidence.first_round = evidence.example_rounds
+                evidence.seconds_to_first_failure = _real_perf_counter() - started
+            # Threads of a hung round are abandoned: repeating would only leak more.
+            return found.failure.kind == "stuck"
+        except (BrokenModelError, LimitationError) as exc:
+            stopped.append(exc)
+            return True
+        finally:
+            evidence.entered_rounds = stress_executor.entered_rounds
+            evidence.overlapping_rounds = stress_executor.overlapping_rounds
+        return False
+
+    @settings(
+        max_examples=max_examples,
+        derandomize=False,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
+    @given(
+        seed_=st.integers(0, 2**32 - 1),
+        params=strategies.params,
+        prelude=st.lists(strategies.call, max_size=2),
+        calls=strategies.rounds,
+    )
+    def example(seed_: int, params: dict[str, Any], prelude: list[Call], calls: Any) -> None:
+        if evidence.first is not None or stopped:
+            raise _Stop  # Hypothesis replays the failing example once more: stop again
+        evidence.examples += 1
+        evidence.example_rounds = evidence.example_failing_rounds = 0
+        for _ in range(repeats):
+            if one_round(seed_, params, prelude, calls):
+                break
+        if evidence.first is not None or stopped:
+            raise _Stop
+
+    # The controlled engine's per-instruction hooks stay armed between its runs; point them at
+    # nothing so that free threads do not pay for them, and arm the gate's frame events.
+    process_hooks().instrumentation.configure({}, granularity)
+    process_hooks().activate()
+    gate.arm()
+    try:
+        with fast_switching() as interval:
+            evidence.switch_interval = interval
+            hypothesis_seed(seed)(example)()
+    except _Stop:
+        pass
+    finally:
+        gate.disarm()
+        stress_executor.close()
+    if stopped:
+        raise stopped[0]
+    failure = None
+    if evidence.first is not None:
+        found = reproduce(
+            spec,
+            evidence.first,
+            seed=seed,
+            attempts=attempts,
+            executor=executor or shared_executor(),
+            stuck_after=stuck_after,
+        )
+        evidence.schedules_tried = found.attempts
+        evidence.reproduced = found.failure is not None
+        evidence.reproduced_at = found.granularity if found.failure is not None else None
+        failure = found.failure
+    return StressOutcome(evidence=evidence, failure=failure)
+
+
+def untested_reason(spec: ModelSpec, evidence: StressEvidence) -> str | None:
+    """Why a stress hunt without failure tested nothing, or None if two workers were ever
+    inside the code under test at once (measured by the model gate)."""
+    if evidence.overlapping_rounds:
+        return None
+    modules = ", ".join(spec.cls.instrument) or "none"
+    rounds = f"{evidence.rounds:,} free-running round{'s' if evidence.rounds != 1 else ''}"
+    if evidence.entered_rounds == 0:
+        return (
+            f"no worker entered the code under test (instrumented modules: {modules}) in any "
+            f"of {rounds}: check `instrument` names the module of the code under test"
+        )
+    return (
+        f"no two workers were ever inside the code under test ({modules}) at the same time "
+        f"in {rounds}: each call finished before another began, so nothing could race "
+        "(more --repeats, or the controlled engine, which schedules the overlap)"
+    )
+
+
+def hunt_stress(
+    spec: ModelSpec,
+    variant: str,
+    *,
+    seed: int = 0,
+    max_examples: int = 100,
+    granularity: str = "access",
+    shrink: bool = True,
+    repeats: int | None = None,
+    executor: Executor | None = None,
+    stuck_after: float = DEFAULT_STUCK_AFTER,
+    on_failure: Callable[[Failure], None] | None = None,
+) -> HuntResult:
+    """`hunt_spec` for ``engine="stress"``: stress, reproduce, then minimise like any hunt.
+
+    The verdict carries the stress evidence whatever it is: a `Counterexample` is the
+    reproduced, minimised failure (and `on_failure` sees only deterministic failures, which
+    replay; never what stress saw, which has no schedule); `StressFailure` when the
+    controlled engine could not reproduce it; `Clean` or `NotTested` from the measured overlap,
+    never from coverage figures, which free-running rounds do not have. An interrupt is
+    re-raised with the partial result, as `hunt_spec` does.
+    """
+    from harness.hunt import HuntResult, _with_values
+
+    if repeats is not None and (
+        not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1
+    ):
+        raise UsageError(f"repeats must be a positive integer, got {repeats!r}")
+    started = _real_perf_counter()
+    evidence = StressEvidence()
+    shown_granularity = granularity
+    reproduced: Failure | None = None  # a deterministic failure: the one an interrupt keeps
+
+    def result(verdict: Verdict) -> HuntResult:
+        return HuntResult(
+            verdict=verdict,
+            granularity=shown_granularity,
+            seed=seed,
+            examples=evidence.examples,
+            seconds=_real_perf_counter() - started,
+            first_example=evidence.first_example,
+            seconds_to_first_failure=evidence.seconds_to_first_failure,
+            expected_failure=variant in spec.cls.expect_failure,
+        )
+
+    name = spec.name
+    was_active = active_world() is not None
+    try:
+        with interrupts.guard():
+            try:
+                outcome = stress(
+                    spec,
+                    variant,
+                    seed=seed,
+                    max_examples=max_examples,
+                    granularity=granularity,
+                    repeats=repeats or DEFAULT_REPEATS,
+                    executor=executor,
+                    stuck_after=stuck_after,
+                    evidence=evidence,
+                )
+                failure = outcome.failure
+                if evidence.first is None:
+                    reason = untested_reason(spec, evidence)
+                    if reason is not None:
+                        return result(NotTested(name, variant, reason, stress=evidence))
+                    return result(Clean(name, variant, stress=evidence))
+                if failure is None:
+                    return result(StressFailure(name, variant, evidence.first, stress=evidence))
+                first = reproduced = failure
+                shown_granularity = failure.granularity
+                if on_failure is not None:
+                    on_failure(first)
+                if shrink:
+                    failure = minimize(spec, failure, executor=executor, stuck_after=stuck_after)
+                failure = _with_values(spec, failure, executor, stuck_after)
+                if on_failure is not None:
+                    on_failure(failure)
+                return result(Counterexample(name, variant, failure, first, stress=evidence))
+            except BrokenModelError as exc:
+                interrupts.check()
+                verdict: Verdict = BrokenModel(
+                    name, variant, str(exc), exc.where, exc.details, stress=evidence
+                )
+                return result(verdict)
+            except LimitationError as exc:
+                interrupts.check()
+                verdict = Limitation(
+                    name, variant, exc.what, exc.where, exc.details, stress=evidence
+                )
+                return result(verdict)
+    except BaseException as exc:
+        interrupt = as_interrupt(exc)
+        if interrupt is None:
+            raise
+        original = interrupt.original
+        # What stress saw has no schedule: only a reproduced failure is kept (and saved).
+        original.harness_result = result(  # type: ignore[attr-defined]
+            Interrupted(name, variant, interrupt.reason, reproduced, stress=evidence)
+        )
+        raise original from None
+    finally:
+        if not was_active:
+            leave_active_world()
