@@ -29,6 +29,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from harness import interrupts
+from harness.draws import stable_draws
 from harness.errors import BrokenModelError, LimitationError, UsageError
 from harness.failure import Call, CounterexampleFound, Failure
 from harness.interrupts import as_interrupt
@@ -189,7 +190,7 @@ def stress(
     process_hooks().activate()
     gate.arm()
     try:
-        with fast_switching() as interval:
+        with fast_switching() as interval, stable_draws():
             evidence.switch_interval = interval
             hypothesis_seed(seed)(example)()
     except _Stop:
