@@ -125,12 +125,11 @@ def test_an_unwritable_directory_falls_back_to_a_temporary_one(
 
 
 def test_a_hunt_leaves_no_hypothesis_directory_in_the_working_directory(tmp_path: Path) -> None:
-    """Hypothesis caches constants it finds in local source under `.hypothesis/` (it does for
-    this hunt of both variants when the CLI does not point it elsewhere)."""
+    """Hypothesis keeps files under `.hypothesis/` (a cache of the constants it finds in local
+    source, among others). The harness hides those constants from its own runs
+    (`harness.draws`), and the CLI points Hypothesis's storage under `.harness/` anyway."""
     done = run_cli("hunt", "counter", "--max-examples", "20", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert not (tmp_path / ".hypothesis").exists()
-    assert sorted(p.name for p in (tmp_path / ".harness").iterdir()) == [
-        "counterexamples",
-        "hypothesis",
-    ]
+    names = {p.name for p in (tmp_path / ".harness").iterdir()}
+    assert {"counterexamples"} <= names <= {"counterexamples", "hypothesis"}
