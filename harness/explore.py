@@ -45,8 +45,9 @@ What is instrumented by default (`instrument=None`), so that `explore` needs no 
 Modules with no Python source (builtins, a REPL's ``__main__``) and the ones the harness
 controls (`threading`, `queue`, ...) are left out; an explore that instruments nothing is
 allowed, and ends `not-tested` when no two workers ever interleave inside instrumented code.
-The callables defined outside the object's package count as the scenario's own code when an
-exception is blamed (a NameError in a lambda is a broken scenario, not a race).
+Callables defined anywhere but the module of the object's class (a test's lambdas) count as
+the scenario's own code when an exception is blamed: a NameError in a lambda is a broken
+scenario, not a race; one raised by the object's code is a counterexample.
 
 Replay: the callables are code, and a counterexample file never names code to run. An
 explore's file records the scenario's id (``explore-NAME``), one round of its operations
@@ -224,35 +225,33 @@ def _instrumentable(name: str) -> bool:
     return True
 
 
-def _object_modules(setup: Callable[[], Any]) -> tuple[str, ...]:
-    """The package of the object `setup` builds, found by building one in a patched world
-    (so its locks are the controlled ones, and a thread it starts is refused there, not run).
+def _object_type(setup: Callable[[], Any]) -> type | None:
+    """The class of the object `setup` builds, found by building one in a patched world (so
+    its locks are the controlled ones, and a thread it starts is refused there, not run).
     A setup that fails here fails again in the first example: that is where it is reported."""
     if active_world() is not None:
-        return ()
+        return None
     try:
         with World() as world, world.virtual_time():
             obj = setup()
     except Exception:
-        return ()
-    return default_instrument(type(obj))
+        return None
+    return type(obj)
 
 
 def default_instrument_of(
     setup: Callable[[], Any], workers: Sequence[Callable[[Any], Any]]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """What `explore` instruments when not told (see the module docstring): the modules, and
-    the subset that is the code under test (the object's package)."""
-    under_test = tuple(m for m in _object_modules(setup) if _instrumentable(m))
-    modules = list(under_test)
+    """What `explore` instruments when not told (see the module docstring), and the code
+    under test: the module of the object's class (callables defined there are its code, a
+    lambda in a test is the scenario's, even inside the same package)."""
+    kind = _object_type(setup)
+    modules = [] if kind is None else [m for m in default_instrument(kind) if _instrumentable(m)]
     for fn in (setup, *workers):
         module = _module_of(fn)
-        if module is None or module in modules:
-            continue
-        if any(module == m or module.startswith(m + ".") for m in under_test):
-            continue
-        if _instrumentable(module):
+        if module is not None and not _in(module, modules) and _instrumentable(module):
             modules.append(module)
+    under_test = (kind.__module__,) if kind is not None and modules else ()
     return tuple(modules), under_test
 
 
