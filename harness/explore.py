@@ -119,7 +119,6 @@ DEFAULT_BOUND = 2
 SHRINK_SCHEDULES = 2_000
 #: Most workers of one scenario (a model's `max_workers` bound).
 MAX_WORKERS = 64
-_NOT_INSTRUMENTABLE = ("harness", "threading", "_thread", "queue", "time", "sys", "builtins")
 
 
 class ExploreError(UsageError):
@@ -214,9 +213,9 @@ def _module_of(fn: Any) -> str | None:
 
 
 def _instrumentable(name: str) -> bool:
-    """Whether `name` can be instrumented: importable, with a Python source file, and not
-    one of the modules the harness controls."""
-    if name.split(".", maxsplit=1)[0] in _NOT_INSTRUMENTABLE or name in sys.builtin_module_names:
+    """Whether `name` can be instrumented (`resolve_modules` accepts it): importable, with a
+    Python source file, and not one of the modules the scheduler itself runs on."""
+    if name in sys.builtin_module_names:
         return False
     try:
         resolve_modules([name])
