@@ -37,7 +37,11 @@ def _gallery(module: str, name: str) -> type:
 
 @pytest.mark.parametrize(
     ("maxsize", "examples"),
-    [(0, 100), (2, 100), pytest.param(0, 1_000, marks=pytest.mark.slow)],
+    [
+        (0, 100),
+        pytest.param(2, 100, marks=pytest.mark.slow),
+        pytest.param(0, 1_000, marks=pytest.mark.slow),
+    ],
 )
 def test_queue_is_instrumented_and_never_raises_an_alarm(maxsize: int, examples: int) -> None:
     """`queue` is instrumentable (its Python code runs over the harness's locks), so the hunt
