@@ -11,10 +11,9 @@ import pytest
 
 import harness
 from harness import report
-from harness.artifact import load, save
+from harness.artifact import save
 from harness.errors import ArtifactError
 from harness.explore import ExploreError, explore_spec, replay_explore
-from harness.replay import replay_artifact
 from tests.conftest import ROOT, run_cli
 from tests.targets.bank import Bank
 from tests.targets.counters import Counter, LockedCounter
@@ -243,8 +242,8 @@ def test_replay_rebuilds_the_scenario_from_the_callables_with_an_identical_trace
     with pytest.raises(ArtifactError, match="a counterexample of model 'explore-naive_bank'"):
         replay_explore(path, ordered_bank, OPPOSITE, money_is_conserved)
     # The file names no code: replay by file alone says how to replay it, and imports nothing.
-    with pytest.raises(ArtifactError, match=r"harness\.replay_explore\("):
-        replay_artifact(load(path), trust_file=True)
+    # (In a subprocess: loading the whole catalog in this process changes later plain-class
+    # hunts of cachetools -- a process-history dependence reported, not yet fixed.)
     cli = run_cli("replay", str(path), cwd=tmp_path)
     assert cli.returncode == 2 and cli.stdout == ""
     assert cli.stderr.count("\n") == 1 and "harness.replay_explore(" in cli.stderr
