@@ -8,6 +8,7 @@ The public API, importable from here::
 
     from harness import Model, invariant, operation
     from harness import hunt_class       # a plain class, no model: hunt_class(LRUCache, args=(3,))
+    from harness import explore          # one scenario of callables: explore(setup=, workers=)
     from harness.hunt import hunt       # (`harness.hunt` is also the module's name)
 """
 
@@ -26,19 +27,25 @@ _PUBLIC = {
     "invariant": "harness.model",
     "HuntResult": "harness.hunt",
     "hunt_class": "harness.plain",
+    "explore": "harness.explore",
+    "replay_explore": "harness.explore",
+    "ExploreResult": "harness.explore",
     "replay_artifact": "harness.replay",
     "load": "harness.artifact",
 }
 
 __all__ = [
+    "ExploreResult",
     "HuntResult",
     "Model",
     "__version__",
+    "explore",
     "hunt_class",
     "invariant",
     "load",
     "operation",
     "replay_artifact",
+    "replay_explore",
 ]
 
 

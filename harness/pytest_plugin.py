@@ -34,6 +34,7 @@ from harness import plain, report
 from harness.artifact import DEFAULT_DIRECTORY, save
 from harness.errors import UsageError
 from harness.hunt import ENGINES, HuntResult, hunt_spec
+from harness.replay import EXPLORE_PREFIX, EXPLORE_REPLAY
 from harness.runtime.points import GRANULARITIES
 
 MARKER_KEYS = frozenset(
@@ -272,6 +273,67 @@ def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., Any]:
     return run
 
 
+@pytest.fixture
+def harness_explore(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """`harness.explore` with this run's settings; fail the test unless the verdict is right.
+
+    ``harness_explore(setup=..., workers=[...], invariant=...)`` fails with the report when
+    a schedule breaks the scenario (or it could not be tested), and passes on a clean verdict;
+    ``expect="counterexample"`` inverts it. The counterexample is saved like a hunt's and the
+    report says how to replay it (`harness.replay_explore`, with the same arguments). The
+    ``harness`` marker's points, max_examples, seed and expect apply; explore's own options
+    (strategy, bound, instrument, name) are keywords of the call.
+    """
+    from harness.explore import explore
+
+    config = request.config
+    marker = request.node.get_closest_marker("harness")
+    marked: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    artifacts = Path(_option(config, "artifacts"))
+
+    def run(
+        setup: Callable[[], Any],
+        workers: Any,
+        invariant: Callable[[Any], Any] | None = None,
+        **overrides: Any,
+    ) -> HuntResult:
+        own = {
+            k: overrides.pop(k)
+            for k in ("strategy", "bound", "instrument", "name")
+            if k in overrides
+        }
+        options = {**marked, **overrides}
+        try:
+            check_options(options, "harness_explore")
+            if options.get("variant") is not None:
+                raise pytest.UsageError("harness_explore: an explored scenario has no variants")
+            examples = options.get("max_examples") or _option(config, "max_examples")
+            if examples in ("", None):
+                from hypothesis import settings
+
+                examples = settings().max_examples
+            seed = options.get("seed")
+            if seed is None:
+                seed = test_seed(_run_seed(config), request.node.nodeid)
+            result = explore(
+                setup,
+                workers,
+                invariant,
+                seed=int(seed),
+                max_examples=int(examples),
+                granularity=options.get("points") or _option(config, "points"),
+                **own,
+            )
+        except (pytest.UsageError, UsageError) as exc:
+            problem = str(exc)
+        else:
+            _judge(request, result, options.get("expect", "pass"), artifacts)
+            return result
+        pytest.fail(problem, pytrace=False)
+
+    return run
+
+
 def _judge(request: pytest.FixtureRequest, result: HuntResult, expect: str, folder: Path) -> None:
     """Fail the test unless `result` is what `expect` asks for; attach the report."""
     if result.kind not in ("clean", "counterexample"):
@@ -318,4 +380,7 @@ class _Summary:
         terminalreporter.section("harness counterexamples")
         for nodeid, path, outcome in sorted(self.found):
             note = "expected" if outcome == "passed" else "FAILED"
-            terminalreporter.write_line(f"{nodeid} ({note}): harness replay {path}")
+            command = f"harness replay {path}"
+            if Path(path).name.startswith(EXPLORE_PREFIX):  # its code is the test's own
+                command = EXPLORE_REPLAY.replace("FILE", repr(path))
+            terminalreporter.write_line(f"{nodeid} ({note}): {command}")

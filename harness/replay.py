@@ -36,6 +36,11 @@ from harness.plain import for_params
 from harness.scenario import replay
 from harness.trace import Trace
 
+#: Ids of `harness.explore` scenarios start with this; their files name no code (empty
+#: `model_ref`), so they replay only from Python, with the callables the user passes again.
+EXPLORE_PREFIX = "explore-"
+EXPLORE_REPLAY = "harness.replay_explore(FILE, setup=..., workers=[...], invariant=...)"
+
 
 def resolve_model(
     artifact: Artifact, model: str | None = None, *, trust_file: bool = False
@@ -56,6 +61,11 @@ def resolve_model(
         return catalog[artifact.model], artifact.model
     unknown = f"unknown model {artifact.model!r} (not in the catalog: {', '.join(sorted(catalog))})"
     ref = artifact.model_ref
+    if not ref and artifact.model.startswith(EXPLORE_PREFIX):
+        raise ArtifactError(
+            f"{where}: a counterexample of harness.explore() scenario {artifact.model!r}, whose "
+            f"code has no importable name: replay it from Python with {EXPLORE_REPLAY}"
+        )
     if not ref:
         raise ArtifactError(f"{where}: {unknown}; name it with --model package.module:Class")
     if not trust_file:
@@ -75,6 +85,8 @@ def resolve_model(
 def replay_command(path: str | os.PathLike[str], failure: Failure) -> str:
     """The command that replays a saved `failure`: a model outside the catalog is named with
     ``--model``, which replay needs (it does not import what a file names by itself)."""
+    if not failure.model_ref and failure.model.startswith(EXPLORE_PREFIX):
+        return EXPLORE_REPLAY.replace("FILE", repr(os.fspath(path)))
     command = f"harness replay {shlex.quote(os.fspath(path))}"
     if failure.model in all_models() or not failure.model_ref:
         return command
@@ -171,6 +183,18 @@ def replay_artifact(
     `model` and `trust_file` choose the model as the module docstring says."""
     spec, ref = resolve_model(artifact, model, trust_file=trust_file)
     spec = for_params(spec, artifact.params)  # a plain class hunted with its own instrument=
+    return replay_spec(artifact, spec, ref, variant)
+
+
+def replay_spec(
+    artifact: Artifact, spec: ModelSpec, ref: str, variant: str | None = None
+) -> ReplayOutcome:
+    """`replay_artifact` on a model the caller has already resolved (`harness.explore`
+    rebuilds its scenario from the user's callables); `ref` is how it was found."""
+    if spec.name != artifact.model:
+        raise ArtifactError(
+            f"{artifact.path}: a counterexample of model {artifact.model!r}, not of {spec.name!r}"
+        )
     chosen = variant or artifact.variant
     check_model(artifact, spec, chosen)
     note = python_note(artifact)

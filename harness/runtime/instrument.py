@@ -17,7 +17,9 @@ from harness.errors import UnknownModuleError
 from harness.runtime.points import Point, check_granularity, compute_points
 
 # Instrumenting these would put scheduling points inside the scheduler's own machinery.
-_FORBIDDEN = ("harness", "threading", "_thread", "queue", "time", "sys")
+# `queue` is not among them: `queue.Queue` is plain Python over the harness's locks and
+# conditions, so its own code may be interleaved (a plain-class hunt of it instruments it).
+_FORBIDDEN = ("harness", "threading", "_thread", "time", "sys")
 
 
 def _module_name(target: str | types.ModuleType) -> str:
