@@ -26,8 +26,9 @@ collide on a key in most examples, so the cheapest scenarios are already the rac
 What a result is, exactly (so that ``==`` means something): a view or an iterator a method
 returns is read into a list during the call (a live view would show the state at check time,
 not at the call); the object itself (``return self``) is a marker; a value of a class that
-compares by identity only is compared by its type, since a fresh instance can never be
-``==`` to the reference's.
+compares by identity only, or a function or bound method, is compared by its type, since a
+fresh instance's can never be ``==`` to the reference's; plain tuples, lists and dicts are
+settled item by item (``fork()`` returning ``(Backoffer, cancel)`` compares as two types).
 
 The model's name is ``module:Class``, its only variant ``default``; the constructor arguments
 (and an explicit method list) are the example's `Model.parameters`, so every counterexample
@@ -40,6 +41,7 @@ import ast
 import collections.abc
 import copy
 import enum
+import functools
 import gc
 import inspect
 import itertools
@@ -129,14 +131,36 @@ class Method:
     positional: tuple[str, ...] = ()
 
 
-def settle(obj: object, value: Any) -> Any:
+#: Callables a method may return (a bound method of a fresh object, a closure): they compare by
+#: identity of what they are bound to, so a fresh instance's never equals the reference's.
+_CALLABLES = (
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.MethodWrapperType,
+    functools.partial,
+)
+#: How deep `settle` looks inside plain tuples, lists and dicts.
+_SETTLE_DEPTH = 3
+
+
+def settle(obj: object, value: Any, depth: int = 0) -> Any:
     """The comparable form of what a method of `obj` returned (see the module docstring)."""
     if value is None:
         return None
     if value is obj:
         return SELF
+    kind: type = type(value)
+    if isinstance(value, _CALLABLES):
+        return Opaque(kind.__qualname__)
+    inner = depth < _SETTLE_DEPTH
     if isinstance(value, (collections.abc.Iterator, collections.abc.MappingView)):
-        return list(itertools.islice(typing.cast(Iterable[Any], value), MAX_ITEMS))
+        items = itertools.islice(typing.cast(Iterable[Any], value), MAX_ITEMS)
+        return [settle(obj, item, depth + 1) if inner else item for item in items]
+    if inner and type(value) in (tuple, list):
+        return type(value)(settle(obj, item, depth + 1) for item in value)
+    if inner and type(value) is dict:
+        return {key: settle(obj, item, depth + 1) for key, item in value.items()}
     if type(value).__eq__ is _IDENTITY_EQ:
         return Opaque(type(value).__qualname__)
     return value

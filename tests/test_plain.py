@@ -214,6 +214,21 @@ def test_results_are_settled_for_equality() -> None:
     assert settle(box, None) is None and settle(box, 5) == 5
 
 
+def test_results_holding_fresh_objects_or_callables_compare_by_type() -> None:
+    """A ``fork()`` returning ``(a fresh object, its bound cancel method)`` (the Backoffer's)
+    is the same result from two fresh instances: no false linearizability failure."""
+
+    class Forkable:
+        def fork(self) -> tuple[object, object, dict[str, object]]:
+            child = Forkable()
+            return child, child.fork, {"cancel": lambda: None, "n": [1, object()]}
+
+    one, two = Forkable(), Forkable()
+    assert settle(one, one.fork()) == settle(two, two.fork())
+    assert settle(one, (1, [2, {"k": 3}])) == (1, [2, {"k": 3}])
+    assert settle(one, (1, 2)) != settle(one, (1, 3))
+
+
 def test_the_default_instrument_is_the_top_level_package() -> None:
     assert default_instrument(cachetools.LRUCache) == ("cachetools",)
     assert default_instrument(LockedLRU) == ("tests",)
