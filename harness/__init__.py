@@ -2,7 +2,7 @@
 
 Hypothesis draws operations and interleavings; the controlled runtime (`harness.runtime`)
 executes them on real threads, one at a time, switching only at the drawn decisions
-(`harness.schedule`), and records what happened (`harness.trace`).
+(`harness.schedule`), and records what happened (`harness.runtime.trace`).
 
 The public API, importable from here::
 

@@ -46,7 +46,7 @@ from harness.failure import KINDS, Call, Failure, Step
 from harness.model import ModelSpec
 from harness.runtime.outcome import Preemption
 from harness.runtime.points import GRANULARITIES
-from harness.trace import UNKNOWN, Trace, TraceEvent
+from harness.runtime.trace import UNKNOWN, Trace, TraceEvent
 
 #: The format this harness writes; also the value of every file's ``schema`` field.
 SCHEMA = "harness-counterexample/2"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from harness.failure import Failure
-from harness.trace import UNKNOWN, TraceEvent
+from harness.runtime.trace import UNKNOWN, TraceEvent
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VALUE_READERS = ("get", "__getitem__", "setdefault", "pop", "__contains__")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.runtime.outcome import Preemption
-from harness.trace import Trace
+from harness.runtime.trace import Trace
 
 #: Failure kinds, from most to least specific.
 KINDS = (

@@ -27,9 +27,10 @@ from harness.interrupts import as_interrupt
 from harness.machine import Observer, build_machine, release_machine, run_machine
 from harness.minimize import minimize, rank, same_bug
 from harness.model import Model, ModelSpec
+from harness.runtime.clock import real_perf_counter
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
-from harness.runtime.world import _REAL_TIME, active_world, leave_active_world
+from harness.runtime.world import active_world, leave_active_world
 from harness.scenario import replay_failure
 from harness.smoke import smoke, smoke_budget
 from harness.verdict import (
@@ -42,7 +43,6 @@ from harness.verdict import (
     Verdict,
 )
 
-_real_perf_counter = _REAL_TIME["perf_counter"]
 # Typed alias: older Hypothesis releases ship this function without annotations.
 _run_machine: Callable[..., None] = run_machine
 
@@ -319,7 +319,7 @@ def hunt_spec(
         stuck_after=stuck_after,
         strategy=strategy,
     )
-    started = _real_perf_counter()
+    started = real_perf_counter()
     observer = Observer(on_first=on_failure)
     examples = 0
 
@@ -329,7 +329,7 @@ def hunt_spec(
             granularity=granularity,
             seed=seed,
             examples=examples or observer.examples,
-            seconds=_real_perf_counter() - started,
+            seconds=real_perf_counter() - started,
             first_example=observer.first_example,
             seconds_to_first_failure=observer.first_seconds,
             expected_failure=variant in spec.cls.expect_failure,

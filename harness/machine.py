@@ -39,16 +39,14 @@ from harness.errors import BrokenModelError, UsageError
 from harness.evidence import Coverage
 from harness.failure import Call, CounterexampleFound, Failure
 from harness.model import Model, ModelSpec
+from harness.runtime.clock import real_perf_counter
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.outcome import RunResult
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
-from harness.runtime.world import _REAL_TIME
 from harness.scenario import ScenarioRunner
 from harness.schedule.dfs import DfsSchedule, exhaust
 from harness.schedule.drawn import ThreadPreemption
 from harness.schedule.pct import PCTSchedule
-
-_real_perf_counter = _REAL_TIME["perf_counter"]
 
 #: Most explicit preemptions drawn for one round.
 MAX_PREEMPTIONS = 8
@@ -77,7 +75,7 @@ class Observer:
     """
 
     def __init__(self, on_first: Callable[[Failure], None] | None = None) -> None:
-        self.started = _real_perf_counter()
+        self.started = real_perf_counter()
         self.examples = 0
         self.first: Failure | None = None
         self.first_example: int | None = None
@@ -98,7 +96,7 @@ class Observer:
         if self.first is None:
             self.first = failure
             self.first_example = self.examples
-            self.first_seconds = _real_perf_counter() - self.started
+            self.first_seconds = real_perf_counter() - self.started
             if self._on_first is not None:
                 self._on_first(failure)
         self.last = failure

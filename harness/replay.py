@@ -33,8 +33,8 @@ from harness.failure import Failure
 from harness.minimize import same_bug
 from harness.model import ModelSpec
 from harness.plain import for_params
+from harness.runtime.trace import Trace
 from harness.scenario import replay
-from harness.trace import Trace
 
 #: Ids of `harness.explore` scenarios start with this; their files name no code (empty
 #: `model_ref`), so they replay only from Python, with the callables the user passes again.

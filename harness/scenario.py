@@ -31,10 +31,10 @@ from harness.runtime.executor import (
     shared_executor,
 )
 from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, WorkerError
+from harness.runtime.trace import Trace
 from harness.runtime.world import UncontrolledThreadError, World
 from harness.schedule.base import CountingSource
 from harness.schedule.drawn import DrawnSchedule, ThreadPreemption
-from harness.trace import Trace
 
 #: Scheduling points one round may take before it is called a livelock.
 ROUND_MAX_STEPS = 20_000

@@ -30,15 +30,13 @@ from harness.errors import BrokenModelError, UsageError
 from harness.failure import Call, CounterexampleFound, Failure
 from harness.minimize import minimize, same_bug
 from harness.model import Model, ModelSpec, Operation
+from harness.runtime.clock import real_perf_counter
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
-from harness.runtime.world import _REAL_TIME
 from harness.scenario import ScenarioRunner, replay_failure
 from harness.schedule.base import CountingSource
 from harness.schedule.dfs import REDUCTIONS, ScheduleDiverged, exhaust
 from harness.schedule.pct import PCTSchedule, pct_guarantee
-
-_real_perf_counter = _REAL_TIME["perf_counter"]
 
 STRATEGIES = ("dfs", "pct")
 DEFAULT_BOUND = 2
@@ -338,7 +336,7 @@ def verify_spec(
         )
     todo = scenarios(spec, workers=workers, calls=calls, setup=setup, size=domain_size)
     params = default_params(spec)
-    started = _real_perf_counter()
+    started = real_perf_counter()
     deadline = None if max_seconds is None else started + max_seconds
     ex = executor or shared_executor()
     result = VerifyResult(
@@ -361,7 +359,7 @@ def verify_spec(
         result.pct_depth = depth
 
     def out_of_time() -> bool:
-        return deadline is not None and _real_perf_counter() >= deadline
+        return deadline is not None and real_perf_counter() >= deadline
 
     with ex.pinned():
         for scenario in todo:
@@ -426,9 +424,9 @@ def verify_spec(
                     result.scenarios_done,
                     len(todo),
                     result.schedules,
-                    _real_perf_counter() - started,
+                    real_perf_counter() - started,
                 )
-    result.seconds = _real_perf_counter() - started
+    result.seconds = real_perf_counter() - started
     if result.verdict == "verified" and result.scenarios_done < len(todo):
         result.verdict = "clean"
         share = math.floor(100 * result.coverage)

@@ -295,7 +295,7 @@ def test_an_emitted_test_that_would_not_compile_is_never_written(
 def test_html_view_escapes_every_string(found: Failure) -> None:
     """Messages and trace values come from the code under test and can hold any text."""
     from harness.html import render_html
-    from harness.trace import Trace
+    from harness.runtime.trace import Trace
 
     hostile = "<script>alert('x')</script>\"&<img src=x onerror=alert(1)>"
     events = [

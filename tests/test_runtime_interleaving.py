@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from harness.runtime import Executor, World
+from harness.runtime.trace import UNKNOWN
 from harness.schedule import PreemptionSchedule, RandomSchedule
-from harness.trace import UNKNOWN
 from tests.conftest import COUNTERS
 from tests.targets.counters import AugmentedCounter, Counter, DictCounter
 

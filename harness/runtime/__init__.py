@@ -4,6 +4,11 @@ Files, by question: where may a thread be preempted? `points`. Which code is ins
 `instrument`, with the two hook backends `hooks_monitoring` (3.12+) and `hooks_settrace`
 (3.11). Where is a thread parked? `worker`. Who runs next, and what happens on a block, a
 deadlock or a hang? `executor`. How do locks and sleeps cooperate? `sync`, `clock`, `world`.
+What is recorded? `trace`. What does the executor ask of a strategy? `decision`.
+
+This package is the bottom layer: it imports nothing of the harness but `harness.errors`
+(checked by tests/test_architecture.py). The layers above it, and where a thread is parked, a
+decision drawn, a failure classified and a report rendered, are in docs/architecture.md.
 """
 
 from harness.runtime.executor import Executor, run_threads, shared_executor

@@ -10,6 +10,10 @@ Outside a controlled run (the test thread between rounds) a sleep simply advance
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
 # The virtual clock starts at fixed, plausible values so that models which format timestamps
 # or subtract them behave as in production, and so traces do not depend on the date.
 MONOTONIC_START = 10_000.0
@@ -36,3 +40,27 @@ class VirtualClock:
 
     def advance_to(self, elapsed: float) -> None:
         self.elapsed = max(self.elapsed, elapsed)
+
+
+# The real clock, bound when the harness is imported and before any `World` patches `time`:
+# the harness times its own budgets and watchdogs with these, whatever the code under test sees.
+real_sleep: Callable[[float], None] = time.sleep
+real_monotonic: Callable[[], float] = time.monotonic
+real_perf_counter: Callable[[], float] = time.perf_counter
+
+#: Every `time` function a `World` replaces, by name, as it was before: what the World puts
+#: back on exit and what `harness.runtime.rebind` looks for in the code under test.
+REAL_TIME: Mapping[str, Callable[..., object]] = MappingProxyType(
+    {
+        name: getattr(time, name)
+        for name in (
+            "sleep",
+            "monotonic",
+            "monotonic_ns",
+            "time",
+            "time_ns",
+            "perf_counter",
+            "perf_counter_ns",
+        )
+    }
+)

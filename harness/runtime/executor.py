@@ -32,7 +32,8 @@ from typing import Any, Protocol
 
 from harness.errors import NotCallableWorkerError, NoWorkersError, ScheduleError, UsageError
 from harness.runtime import registry
-from harness.runtime.clock import VirtualClock
+from harness.runtime.clock import VirtualClock, real_monotonic, real_sleep
+from harness.runtime.decision import DecisionSource
 from harness.runtime.hooks import process_hooks
 from harness.runtime.instrument import resolve_modules
 from harness.runtime.outcome import (
@@ -54,12 +55,10 @@ from harness.runtime.points import (
     item_value,
 )
 from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, caller_site, user_site
+from harness.runtime.trace import RawEvent, Trace
 from harness.runtime.worker import RunAborted, Worker, pick_cpu
-from harness.runtime.world import _REAL_TIME, World, active_world
-from harness.schedule.base import DecisionSource
-from harness.trace import RawEvent, Trace
+from harness.runtime.world import World, active_world
 
-_real_monotonic = _REAL_TIME["monotonic"]
 _SLEEP = "sleep"
 MAX_THREADS = 64
 DEFAULT_MAX_STEPS = 100_000
@@ -487,7 +486,7 @@ def interrupt(worker: Worker) -> None:
     """
     entry = _Abandoned(worker)
     _ABANDONED.append(entry)
-    _REAL_TIME["sleep"](_SAMPLE_GAP)
+    real_sleep(_SAMPLE_GAP)
     _interrupt_if_running(entry)
 
 
@@ -520,8 +519,8 @@ def recheck_abandoned() -> None:
     (called before each run, at most every `_RECHECK_EVERY` seconds; nothing to do in a
     process that never abandoned a thread)."""
     global _next_recheck
-    if _ABANDONED and _real_monotonic() >= _next_recheck:
-        _next_recheck = _real_monotonic() + _RECHECK_EVERY
+    if _ABANDONED and real_monotonic() >= _next_recheck:
+        _next_recheck = real_monotonic() + _RECHECK_EVERY
         for entry in list(_ABANDONED):
             if not entry.thread.is_alive():
                 _ABANDONED.remove(entry)
@@ -759,9 +758,9 @@ class Executor:
         """Wait for the run to end, declaring it stuck if it stops making progress."""
         tick = min(0.05, stuck_after / 4)
         last = run.progress()
-        last_change = _real_monotonic()
+        last_change = real_monotonic()
         while not run.done.acquire(timeout=tick):
-            now = _real_monotonic()
+            now = real_monotonic()
             progress = run.progress()
             if progress != last:
                 last, last_change = progress, now

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
-from harness.trace import Trace
+from harness.runtime.trace import Trace
 
 
 class Preemption(NamedTuple):

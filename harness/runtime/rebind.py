@@ -19,7 +19,7 @@ import _thread
 import sys
 import threading
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 #: A place holding a real primitive: (module globals dict, name) or (function, default index,
@@ -30,7 +30,7 @@ _scans: dict[tuple[str, ...], list[_Site]] = {}
 _REAL_RLOCK = getattr(_thread, "RLock", None)
 
 
-def real_to_controlled(real_time: dict[str, Any]) -> dict[int, Any]:
+def real_to_controlled(real_time: Mapping[str, Any]) -> dict[int, Any]:
     """id(real object) -> its controlled replacement, read from the patched modules (so call
     it while the World is active)."""
     import time
@@ -74,7 +74,7 @@ def _scan(modules: tuple[str, ...], real: dict[int, Any]) -> list[_Site]:
 class Rebinding:
     """The swaps made for one World; `undo` puts every real object back."""
 
-    def __init__(self, modules: Iterable[str], real_time: dict[str, Any]) -> None:
+    def __init__(self, modules: Iterable[str], real_time: Mapping[str, Any]) -> None:
         mapping = real_to_controlled(real_time)
         key = tuple(sorted(set(modules)))
         sites = _scans.get(key)

@@ -32,23 +32,11 @@ from types import TracebackType
 from typing import Any
 
 from harness.runtime import registry
-from harness.runtime.clock import VirtualClock
+from harness.runtime.clock import REAL_TIME, VirtualClock, real_monotonic
 from harness.runtime.rebind import Rebinding
 from harness.runtime.registry import controlled_thread
 from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, caller_site, reset_lock_numbering
 
-_REAL_TIME = {
-    name: getattr(time, name)
-    for name in (
-        "sleep",
-        "monotonic",
-        "monotonic_ns",
-        "time",
-        "time_ns",
-        "perf_counter",
-        "perf_counter_ns",
-    )
-}
 _REAL_THREADING = {
     name: getattr(threading, name) for name in ("Lock", "_allocate_lock", "_CRLock", "_time")
 }
@@ -125,7 +113,7 @@ class World:
         it is left (see `harness.runtime.rebind`). Returns how many places were swapped."""
         if self._rebinding is not None:
             self._rebinding.undo()
-        self._rebinding = Rebinding(modules, _REAL_TIME)
+        self._rebinding = Rebinding(modules, REAL_TIME)
         return self._rebinding.count
 
     def _virtual(self) -> bool:
@@ -202,12 +190,12 @@ class World:
             self._rebinding = None
         for name, real in _REAL_THREAD_MODULE.items():
             setattr(_thread, name, real)
-        for name, real in _REAL_TIME.items():
+        for name, real in REAL_TIME.items():
             setattr(time, name, real)
         for name, real in _REAL_THREADING.items():
             setattr(threading, name, real)
         threading.Thread.start = _REAL_THREAD_START  # type: ignore[method-assign]
-        queue.time = _REAL_TIME["monotonic"]  # type: ignore[attr-defined]
+        queue.time = real_monotonic  # type: ignore[attr-defined]
         _active = None
         registry.set_owner_world(None)
         self.owner = None
@@ -215,7 +203,7 @@ class World:
     def _patch(self) -> None:
         clock = self.clock
         virtual = self._virtual
-        real = _REAL_TIME
+        real = REAL_TIME
 
         def sleep(seconds: float) -> None:
             if seconds < 0:

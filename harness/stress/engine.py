@@ -36,10 +36,11 @@ from harness.interrupts import as_interrupt
 from harness.machine import scenario_strategies
 from harness.minimize import minimize
 from harness.model import ModelSpec
+from harness.runtime.clock import real_perf_counter
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.hooks import gil_enabled, process_hooks
 from harness.runtime.instrument import resolve_modules
-from harness.runtime.world import _REAL_TIME, active_world, leave_active_world
+from harness.runtime.world import active_world, leave_active_world
 from harness.scenario import ScenarioRunner
 from harness.stress.evidence import StressEvidence
 from harness.stress.gate import process_gate
@@ -59,7 +60,6 @@ from harness.verdict import (
 if TYPE_CHECKING:
     from harness.hunt import HuntResult
 
-_real_perf_counter = _REAL_TIME["perf_counter"]
 
 #: Free-running rounds per Hypothesis example (fresh objects each time).
 DEFAULT_REPEATS = 50
@@ -112,7 +112,7 @@ def stress(
     `evidence` is filled in as the rounds run, so that a caller interrupted half-way still
     has what was seen. A broken model or a limitation is raised, as in a controlled hunt.
     """
-    started = _real_perf_counter()
+    started = real_perf_counter()
     evidence = evidence if evidence is not None else StressEvidence()
     evidence.gil = gil_enabled()
     strategies = scenario_strategies(spec, granularity)
@@ -145,7 +145,7 @@ def stress(
                 evidence.first = found.failure
                 evidence.first_example = evidence.examples
                 evidence.first_round = evidence.example_rounds
-                evidence.seconds_to_first_failure = _real_perf_counter() - started
+                evidence.seconds_to_first_failure = real_perf_counter() - started
             # Threads of a hung round are abandoned: repeating would only leak more.
             return found.failure.kind == "stuck"
         except (BrokenModelError, LimitationError) as exc:
@@ -264,7 +264,7 @@ def hunt_stress(
         not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1
     ):
         raise UsageError(f"repeats must be a positive integer, got {repeats!r}")
-    started = _real_perf_counter()
+    started = real_perf_counter()
     evidence = StressEvidence()
     shown_granularity = granularity
     reproduced: Failure | None = None  # a deterministic failure: the one an interrupt keeps
@@ -275,7 +275,7 @@ def hunt_stress(
             granularity=shown_granularity,
             seed=seed,
             examples=evidence.examples,
-            seconds=_real_perf_counter() - started,
+            seconds=real_perf_counter() - started,
             first_example=evidence.first_example,
             seconds_to_first_failure=evidence.seconds_to_first_failure,
             expected_failure=variant in spec.cls.expect_failure,

@@ -24,15 +24,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from harness.runtime.clock import real_monotonic
 from harness.runtime.outcome import RunResult, Stuck, WorkerError
 from harness.runtime.sync import REAL_ALLOCATE_LOCK
-from harness.runtime.world import _REAL_TIME, active_world
+from harness.runtime.trace import Trace
+from harness.runtime.world import active_world
 from harness.schedule.base import DecisionSource
 from harness.stress.gate import ModelGate, Occupancy, ThreadGate
-from harness.trace import Trace
 
 _yield = getattr(os, "sched_yield", None) or (lambda: None)
-_real_monotonic = _REAL_TIME["monotonic"]
 
 
 @dataclass(frozen=True)
@@ -218,9 +218,9 @@ class StressExecutor:
         """Wait for the round; a hang is `stuck_after` seconds in which no thread crossed into
         or out of the code under test nor finished (a slow round on a loaded machine is not)."""
         tick = min(0.05, stuck_after / 4)
-        last, since = cls._progress(rnd), _real_monotonic()
+        last, since = cls._progress(rnd), real_monotonic()
         while not rnd.done.acquire(timeout=tick):
-            now, progress = _real_monotonic(), cls._progress(rnd)
+            now, progress = real_monotonic(), cls._progress(rnd)
             if progress != last:
                 last, since = progress, now
             elif now - since >= stuck_after:
