@@ -83,10 +83,11 @@ from harness.model import invariant as mark_invariant
 from harness.plain import default_instrument
 from harness.replay import EXPLORE_PREFIX, ReplayOutcome, replay_spec
 from harness.runtime import World
+from harness.runtime.clock import real_perf_counter
 from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.instrument import resolve_modules
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
-from harness.runtime.world import _REAL_TIME, active_world, leave_active_world
+from harness.runtime.world import active_world, leave_active_world
 from harness.scenario import replay, replay_failure
 from harness.schedule.base import CountingSource
 from harness.schedule.dfs import ScheduleDiverged, exhaust
@@ -103,7 +104,7 @@ from harness.verdict import (
 )
 from harness.verify import Scenario, run_scenario
 
-_real_perf_counter = _REAL_TIME["perf_counter"]
+_real_perf_counter = real_perf_counter
 
 #: The only variant of an explored scenario.
 VARIANT = "default"
@@ -258,26 +259,14 @@ def _in(module: str | None, modules: Sequence[str]) -> bool:
     return module is not None and any(module == m or module.startswith(m + ".") for m in modules)
 
 
-def explore_spec(
-    setup: Callable[[], Any],
-    workers: Sequence[Callable[[Any], Any]],
-    invariant: Callable[[Any], Any] | None = None,
-    *,
-    name: str | None = None,
-    instrument: Sequence[str] | str | None = None,
-) -> ModelSpec:
-    """The scenario as a validated model (see the module docstring).
-
-    Raises `ExploreError` for an argument that cannot be used, naming it; `setup` itself runs
-    once (to find what to instrument) only when `instrument` is not given.
-    """
+def _check_arguments(setup: Any, workers: Any, invariant: Any, name: Any) -> None:
+    """Raise `ExploreError` naming the first argument of `explore` that cannot be used."""
     if not callable(setup):
         raise _fail(
             "setup", f"must be a callable returning the object under test, got {_shown(setup)}"
         )
     _check_arity(setup, 0, "setup", "it is called with no arguments")
-    given: Any = workers  # checked at run time: callers pass anything
-    if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+    if isinstance(workers, (str, bytes)) or not isinstance(workers, Sequence):
         raise _fail(
             "workers", f"must be a list of callables, one per thread, got {_shown(workers)}"
         )
@@ -302,6 +291,12 @@ def explore_spec(
         not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,50}", name)
     ):
         raise _fail("name", f"must be 1-50 letters, digits, '_' or '-', got {_shown(name)}")
+
+
+def _instrument_for(
+    setup: Callable[[], Any], workers: Sequence[Callable[[Any], Any]], instrument: Any
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The modules to instrument and those that are the code under test (for blame)."""
     if isinstance(instrument, str):
         instrument = (instrument,)
     if instrument is None:
@@ -314,6 +309,24 @@ def explore_spec(
             resolve_modules(modules)
         except UsageError as exc:
             raise _fail("instrument", str(exc)) from None
+    return modules, under_test
+
+
+def explore_spec(
+    setup: Callable[[], Any],
+    workers: Sequence[Callable[[Any], Any]],
+    invariant: Callable[[Any], Any] | None = None,
+    *,
+    name: str | None = None,
+    instrument: Sequence[str] | str | None = None,
+) -> ModelSpec:
+    """The scenario as a validated model (see the module docstring).
+
+    Raises `ExploreError` for an argument that cannot be used, naming it; `setup` itself runs
+    once (to find what to instrument) only when `instrument` is not given.
+    """
+    _check_arguments(setup, workers, invariant, name)
+    modules, under_test = _instrument_for(setup, workers, instrument)
     ops = _operation_names(workers)
     namespace: dict[str, Any] = {
         "name": EXPLORE_PREFIX + (name or _called_name(setup, "scenario")),
