@@ -30,7 +30,6 @@ ALLOWED_LONG_FUNCTIONS: dict[str, int] = {
     "harness.model.validate_model": 81,
     "harness.plain.plain_spec": 92,
     "harness.pytest_plugin.harness_hunt": 68,
-    "harness.runtime.access.call_effect": 67,
     "harness.scenario.ScenarioRunner.__init__": 63,
     "harness.scenario.ScenarioRunner.parallel": 82,
     "harness.stress.engine.hunt_stress": 104,

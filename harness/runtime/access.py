@@ -32,13 +32,21 @@ from __future__ import annotations
 import builtins
 import collections
 import dis
+import enum
 import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from harness.runtime.points import MISSING, Point, Recipe, _instructions, _simple_loads, evaluate
+from harness.runtime.points import (
+    MISSING,
+    Point,
+    Recipe,
+    _instructions,
+    _simple_loads,
+    evaluate,
+)
 from harness.runtime.points import instance_attr as _instance_attr
 from harness.runtime.points import item_value as _item_value
 
@@ -57,6 +65,11 @@ ANY_CONTENTS_READ: Final[Key] = ("item", ANY, ANY, False)
 _PY312: Final = sys.version_info >= (3, 12)
 _SCALARS = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset, range)
 _CONTAINERS = (dict, list, set, bytearray, collections.deque)
+#: Values whose methods are C code that reads nothing but the (immutable) value itself.
+_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+#: Values compared, tested or combined by identity or by immutable contents only.
+_IMMUTABLE = (enum.Enum, types.FunctionType, types.BuiltinFunctionType)
+_CLASSES = frozenset({type, enum.EnumType})
 _READ_METHODS = frozenset(
     {
         "get",
@@ -110,6 +123,7 @@ _PURE_BUILTINS = frozenset(
         chr,
         ord,
         object,
+        range,
     )
 )
 #: Builtins that read the contents of their first argument and nothing else.
@@ -137,8 +151,16 @@ def conflict(a: Footprint, b: Footprint) -> bool:
 
 def coarse(fp: Footprint) -> Footprint:
     """`fp` with object identities forgotten: comparable between two different executions
-    (object numbers are per run), at the price of more conflicts."""
-    return tuple((s, ANY, n, w) for s, _o, n, w in fp)
+    (object numbers are per run, lock numbers per process), at the price of more
+    conflicts."""
+    return tuple((s, ANY, _site(n) if s == "lock" else n, w) for s, _o, n, w in fp)
+
+
+def _site(lock_name: Any) -> Any:
+    """A lock's name without its creation number (``Lock models.x:12#3`` -> ``Lock
+    models.x:12``): the number counts every lock made there in the process, so it differs
+    between two executions of the same scenario unless the numbering is reset."""
+    return lock_name.rsplit("#", 1)[0] if isinstance(lock_name, str) else lock_name
 
 
 # -- static shapes: what a point's step may do, read off the bytecode once -------------------
@@ -508,7 +530,7 @@ def _safe_key(value: Any) -> Any:
 def _contents(value: Any, number: Numbering, writes: bool) -> Footprint:
     if value is MISSING:
         return (OPAQUE,)
-    if isinstance(value, _SCALARS):
+    if isinstance(value, (*_SCALARS, *_IMMUTABLE)) or type(value) in _CLASSES:
         return ()
     if isinstance(value, _CONTAINERS):
         return (("item", number(value), ANY, writes),)
@@ -535,7 +557,7 @@ def _loaded_value(point: Point, frame: types.FrameType) -> Any:
         key = evaluate(point.key, frame)
         return MISSING if key is MISSING else _item_value(owner, key)
     if point.attr is not None:
-        return _instance_attr(owner, point.attr)
+        return static_attr(owner, point.attr)
     return MISSING
 
 
@@ -610,35 +632,61 @@ def _class_lookup(owner: Any, name: str) -> Any:
     return MISSING
 
 
+def static_attr(owner: Any, name: str) -> Any:
+    """``owner.name`` without running user code: the instance dict or a slot, else, for a
+    module or a class (an enum's members, a class constant), its namespace."""
+    found = _instance_attr(owner, name)
+    if found is not MISSING:
+        return found
+    if isinstance(owner, types.ModuleType):
+        return vars(owner).get(name, MISSING)
+    if isinstance(owner, type):
+        for klass in owner.__mro__:
+            if name in klass.__dict__:
+                value = klass.__dict__[name]
+                return value if not hasattr(type(value), "__get__") else MISSING
+    return MISSING
+
+
+#: Evaluates a recipe against a frame; MISSING when its value cannot (or may not) be told.
+Evaluator = Callable[[Recipe, types.FrameType], Any]
+
+
+def resolve_callee(
+    callee: tuple[Any, ...], frame: types.FrameType, value: Evaluator = evaluate
+) -> tuple[Any, Any]:
+    """``(callable, receiver)`` of a call site's callee expression, read from `frame` without
+    running user code; the callable is MISSING when it cannot be told. The receiver is the
+    object a method is looked up on (None for plain functions and for a callable stored on
+    the instance, which is called without it)."""
+    tag = callee[0]
+    if tag == "method":
+        receiver = value(callee[1], frame)
+        if receiver is MISSING:
+            return MISSING, None
+        fn = static_attr(receiver, callee[2])
+        if fn is not MISSING:
+            return fn, None
+        return _class_lookup(receiver, callee[2]), receiver
+    if tag == "global":
+        fn = frame.f_globals.get(callee[1], MISSING)
+        return (vars(builtins).get(callee[1], MISSING) if fn is MISSING else fn), None
+    return value(("local", callee[1]), frame), None
+
+
 def call_effect(
     shape: Shape,
     frame: types.FrameType,
     number: Numbering,
     instrumented: Callable[[types.CodeType], bool],
     lock_type: type,
+    value: Evaluator = evaluate,
 ) -> CallEffect:
     """What the callable of a call point will do, judged from its value now (no user code
     runs: only instance dicts, class dicts and locals are read)."""
-    callee = shape.callee
-    if callee is None:
+    if shape.callee is None:
         return ((OPAQUE,), False)
-    receiver: Any = None
-    tag = callee[0]
-    if tag == "method":
-        receiver = evaluate(callee[1], frame)
-        if receiver is MISSING:
-            return ((OPAQUE,), False)
-        fn = _instance_attr(receiver, callee[2])
-        if fn is MISSING:
-            fn = _class_lookup(receiver, callee[2])
-        else:
-            receiver = None  # a callable stored on the instance is called without it
-    elif tag == "global":
-        fn = frame.f_globals.get(callee[1], MISSING)
-        if fn is MISSING:
-            fn = vars(builtins).get(callee[1], MISSING)
-    else:
-        fn = frame.f_locals.get(callee[1], MISSING)
+    fn, receiver = resolve_callee(shape.callee, frame, value)
     if fn is MISSING:
         return ((OPAQUE,), False)
     if isinstance(receiver, lock_type):
@@ -647,33 +695,53 @@ def call_effect(
         fn = fn.__func__
     code = _code_of(fn)
     if code is not None:
-        if instrumented(code):
-            return _NO_CALL
-        module = getattr(fn, "__module__", "") or ""
-        if module in ("threading", "queue"):
-            # A primitive built on harness locks: its state is guarded by them, but a reader
-            # such as Event.is_set does not lock, so the object counts as written.
-            return ((("item", number(receiver), ANY, True),) if receiver is not None else (), False)
-        if module.startswith("harness"):
-            return ((CLOCK_READ,), False)  # the patched time functions
-        if _trivial(code):
-            return _NO_CALL
-        return ((), True)
+        return _python_effect(fn, code, receiver, number, instrumented)
     if isinstance(fn, type):
-        init = _code_of(getattr(fn, "__init__", None))
-        if init is not None and instrumented(init):
-            return _NO_CALL
         return _NO_CALL  # a new object: assumed to touch only itself
     if isinstance(fn, _BUILTIN_KINDS):
-        if receiver is not None and isinstance(receiver, _CONTAINERS):
-            name = callee[2]
-            return ((("item", number(receiver), ANY, name not in _READ_METHODS),), False)
-        bound = getattr(fn, "__self__", None)
-        if receiver is None and isinstance(bound, _CONTAINERS):
-            name = getattr(fn, "__name__", "")
-            return ((("item", number(bound), ANY, name not in _READ_METHODS),), False)
-        if id(fn) in _PURE_BUILTINS:
-            return _NO_CALL
-        if id(fn) in _CONTENT_READERS and shape.arg0 is not None:
-            return (_contents(evaluate(shape.arg0, frame), number, False), False)
+        return _builtin_effect(fn, receiver, shape, frame, number, value)
+    return ((OPAQUE,), False)
+
+
+def _python_effect(
+    fn: Any,
+    code: types.CodeType,
+    receiver: Any,
+    number: Numbering,
+    instrumented: Callable[[types.CodeType], bool],
+) -> CallEffect:
+    """A call of Python code: nothing if it is instrumented (its steps are seen), else what
+    the stdlib primitives and the harness's time functions do, else "Python code outside"."""
+    if instrumented(code):
+        return _NO_CALL
+    module = getattr(fn, "__module__", "") or ""
+    if module in ("threading", "queue"):
+        # A primitive built on harness locks: its state is guarded by them, but a reader
+        # such as Event.is_set does not lock, so the object counts as written.
+        return ((("item", number(receiver), ANY, True),) if receiver is not None else (), False)
+    if module.startswith("harness"):
+        return ((CLOCK_READ,), False)  # the patched time functions
+    if _trivial(code):
+        return _NO_CALL
+    return ((), True)
+
+
+def _builtin_effect(
+    fn: Any,
+    receiver: Any,
+    shape: Shape,
+    frame: types.FrameType,
+    number: Numbering,
+    value: Evaluator,
+) -> CallEffect:
+    """A call of C code: a container's method reads or writes its contents, a method of an
+    immutable scalar or a pure builtin touches nothing, a content reader reads its argument."""
+    bound = receiver if receiver is not None else getattr(fn, "__self__", None)
+    if isinstance(bound, _CONTAINERS):
+        name = shape.callee[2] if receiver is not None and shape.callee else fn.__name__
+        return ((("item", number(bound), ANY, name not in _READ_METHODS),), False)
+    if type(bound) in _ATOMS or id(fn) in _PURE_BUILTINS:
+        return _NO_CALL
+    if id(fn) in _CONTENT_READERS and shape.arg0 is not None:
+        return (_contents(value(shape.arg0, frame), number, False), False)
     return ((OPAQUE,), False)

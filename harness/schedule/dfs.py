@@ -51,6 +51,7 @@ from harness.runtime.access import (
     coarse,
     conflict,
 )
+from harness.runtime.outside import Outside
 from harness.runtime.points import Point
 from harness.runtime.sync import Lock
 
@@ -114,6 +115,7 @@ class DfsSchedule:
         self._retry: dict[int, Footprint] = {}
         self._points: dict[int, int] = {}
         self._finished: set[int] = set()
+        self._fresh: set[int] = set()
         self._skip = False
         self._last_closed = -1
         self._number = Numbering()
@@ -163,8 +165,8 @@ class DfsSchedule:
         return self.fps[self._open[tid]]
 
     def started(self, tid: int) -> None:
-        self._fp(tid).append(MODEL)  # the worker body and the model's code before any point
         self._frame[tid] = None
+        self._fresh.add(tid)  # what runs before the first point is read off its stack
 
     def _arrive(self, tid: int, frame: types.FrameType | None) -> list[Key]:
         """Account for what ran since the thread's last point: code outside the instrumented
@@ -174,20 +176,28 @@ class DfsSchedule:
         fp = self._fp(tid)
         before = self._frame.get(tid)
         direct = before is not None and frame is not None and frame.f_back is before
-        if (
-            frame is None
-            or before is None
-            or not (frame is before or direct or frame is before.f_back)
-        ):
+        if frame is None:
             fp.append(MODEL)
+        elif tid in self._fresh:
+            self._fresh.discard(tid)
+            fp.extend(self.search.outside.between(None, frame, self._number))
+        elif before is None:
+            fp.append(MODEL)
+        elif not (frame is before or direct or frame is before.f_back):
+            fp.extend(self.search.outside.between(before, frame, self._number))
+        self._call_made(fp, tid, direct)
+        self._frame[tid] = frame
+        return fp
+
+    def _call_made(self, fp: list[Key], tid: int, direct: bool) -> None:
+        """The effect of the call the thread's last step made, unless it entered
+        instrumented code directly (whose own points then tell what it does)."""
         call = self._call.pop(tid, None)
         if call is not None and not direct:
             keys, python = call
             fp.extend(keys)
             if python:
                 fp.append(MODEL)
-        self._frame[tid] = frame
-        return fp
 
     def reach(self, tid: int, point: Point, frame: types.FrameType | None) -> None:
         self._arrive(tid, frame)
@@ -242,7 +252,13 @@ class DfsSchedule:
             self.fps[self._last_closed].append(CLOCK_WRITE)
 
     def finished(self, tid: int) -> None:
-        self._fp(tid).append(MODEL)  # the worker body after its last point
+        fp = self._fp(tid)
+        before = self._frame.get(tid)
+        if tid in self._fresh or before is None:
+            fp.append(MODEL)  # a body that reached no point (or left no frame to read)
+        else:
+            fp.extend(self.search.outside.between(before, None, self._number))
+        self._call_made(fp, tid, False)
         self._finished.add(tid)
         self._close(tid)
 
@@ -291,6 +307,7 @@ class DfsSearch:
         self.stats = SearchStats()
         self.shapes: ShapeCache = ShapeCache(lambda code: None)
         self._instrumented: Callable[[types.CodeType], bool] = lambda code: False
+        self.outside = Outside(self._instrumented, Lock)
         self._instrumentation: Any = None
         self._started = False
         self.exhausted = False
@@ -300,6 +317,7 @@ class DfsSearch:
             self._instrumentation = instrumentation
             self.shapes = ShapeCache(instrumentation.table)
             self._instrumented = lambda code: instrumentation.table(code) is not None
+            self.outside = Outside(self._instrumented, Lock)
 
     # -- which schedule next ---------------------------------------------------------------
 
