@@ -112,8 +112,11 @@ class Failure:
     hang: Any = None
 
     def headline(self) -> str:
-        what = f"invariant {self.invariant}" if self.invariant else self.kind
-        return f"{self.model}.{self.variant}: {what} failed: {self.message}"
+        if self.invariant:
+            return f"{self.model}.{self.variant}: invariant {self.invariant} failed: {self.message}"
+        if self.message.startswith(f"{self.kind}:"):  # not "deadlock failed: deadlock: ..."
+            return f"{self.model}.{self.variant}: {self.message}"
+        return f"{self.model}.{self.variant}: {self.kind} failed: {self.message}"
 
     @property
     def failing_step(self) -> Step | None:
