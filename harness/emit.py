@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.artifact import Artifact, atomic_write, validate
 from harness.errors import HarnessError, UsageError
+from harness.report import call_text
 
 #: The top-level fields the emitted test keeps besides the steps: what validation needs to
 #: replay them. The trace is left out (the test compares failures, not traces).
@@ -73,12 +74,6 @@ def comment(text: str, prefix: str = "#   ") -> list[str]:
     return lines
 
 
-def _call_text(call: dict[str, Any]) -> str:
-    """``put(key=1, value='a')``: a call as the scenario shows it (for a comment)."""
-    args = ", ".join(f"{k}={v!r}" for k, v in call["args"].items())
-    return f"{call['op']}({args})"
-
-
 def _steps_literal(steps: list[dict[str, Any]]) -> list[str]:
     """The steps as a Python literal, one call per line, each schedule explained."""
     out = ["STEPS = ["]
@@ -92,7 +87,7 @@ def _steps_literal(steps: list[dict[str, Any]]) -> list[str]:
         out.append(f"        'kind': {step['kind']!r},")
         out.append("        'workers': [")
         for index, calls in enumerate(workers):
-            shown = "; ".join(_call_text(c) for c in calls)
+            shown = "; ".join(call_text(c["op"], c["args"]) for c in calls)
             out += comment(f"worker {index}: {shown}", "            # ")
             ordered = [{"op": c["op"], "args": c["args"]} for c in calls]
             out.append(f"            {pprint.pformat(ordered, width=200, sort_dicts=False)},")

@@ -110,6 +110,11 @@ class Failure:
     where: str = ""
     #: For a deadlock or livelock: the runtime's report object.
     hang: Any = None
+    #: By-products of the run, for the HTML view (files do not store them): every completed
+    #: call with its result (`OpRecord`s, in order), and for a linearizability failure the
+    #: checker's `Verdict` (the longest explained order and the calls that could not follow).
+    history: list[Any] = field(default_factory=list, compare=False, repr=False)
+    linearization: Any = field(default=None, compare=False, repr=False)
 
     def headline(self) -> str:
         if self.invariant:

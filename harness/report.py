@@ -18,6 +18,7 @@ from harness.artifact import Artifact
 from harness.explain import explain, interleaving
 from harness.failure import Failure
 from harness.hunt import HuntResult
+from harness.model import OpRecord
 from harness.replay import ReplayOutcome, replay_command
 from harness.runtime.hooks import gil_enabled
 from harness.verdict import (
@@ -126,6 +127,25 @@ def _headline_role(result: HuntResult) -> str:
     if result.kind == "clean" and not result.expected_failure:
         return "clean"
     return "warning"
+
+
+def call_text(op: str, args: dict[str, Any]) -> str:
+    """``put(key=1, value='a')``: a call as every report writes it."""
+    inner = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    return f"{op}({inner})"
+
+
+def outcome_text(record: OpRecord) -> str:
+    """What a completed call did: ``returned 1`` or ``raised KeyError: 3``."""
+    if record.error is not None:
+        return f"raised {type(record.error).__name__}: {record.error}"
+    return f"returned {record.result!r}"
+
+
+def record_text(record: OpRecord) -> str:
+    """``worker 1 add() returned 1``: a call, who made it and what it did."""
+    who = "test thread" if record.worker is None else f"worker {record.worker}"
+    return f"{who} {call_text(record.op, record.args)} {outcome_text(record)}"
 
 
 _HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
