@@ -12,18 +12,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from harness import plain, report
+import harness
+from harness import plain, progress, report
 from harness.artifact import DEFAULT_DIRECTORY, MAX_SEED, load
-from harness.catalog import UNAVAILABLE, all_models
+from harness.catalog import UNAVAILABLE, all_models, split_variant
 from harness.emit import emit_test
 from harness.errors import UsageError
 from harness.hunt import DEFAULT_MAX_EXAMPLES, ENGINES, MAX_EXAMPLES, HuntResult, hunt_spec
 from harness.keeper import Keeper
 from harness.machine import HUNT_STRATEGIES
+from harness.model import ModelSpec
 from harness.replay import python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
 from harness.stress.engine import DEFAULT_REPEATS
@@ -56,16 +60,103 @@ def _bounded(low: int, high: int, shown: str) -> Callable[[str], int]:
     return parse
 
 
+_DESCRIPTION = """\
+Property-based stress tests for objects shared between threads: hunt a model's races, verify
+small scenarios exhaustively, replay a saved counterexample.
+
+exit codes: 0 clean, 1 counterexample (found or reproduced) or failure under
+--engine stress, 2 usage or input error, not
+tested, broken model or limitation (one line on stderr), 130 interrupted (143 for SIGTERM).
+Run `harness COMMAND --help` for a command's options and examples."""
+
+_EXAMPLES = {
+    "harness": """\
+examples:
+  harness models                       list the models you can hunt
+  harness hunt backoffer               hunt every variant of the Backoffer
+  harness hunt backoffer.locked        hunt one variant
+  harness replay .harness/counterexamples/backoffer.unsafe-1bf04d0cfc00.json
+""",
+    "hunt": """\
+examples:
+  harness hunt backoffer                         every variant of a catalog model
+  harness hunt backoffer --variant unsafe,fork   two of its variants
+  harness hunt mypkg.models:CacheModel --seed 3 --max-examples 500
+  harness hunt cache.py:LRUCache --arg maxsize=2 --methods get,put
+  harness hunt backoffer --json                  one JSON object on stdout
+
+A counterexample is saved under --artifacts and printed with the command that replays it.
+""",
+    "replay": """\
+examples:
+  harness replay FILE                          the same interleaving, step by step
+  harness replay FILE --variant locked         does the fix still fail? (exit 0: no)
+  harness replay FILE --emit-test tests/test_regression.py
+  harness replay FILE --html view.html         the threads as swimlanes in a browser
+
+FILE is a counterexample written by `harness hunt` (the path it printed after "saved:").
+""",
+    "models": """\
+examples:
+  harness models            each model, its variants, and which are known unsafe
+  harness models --json     the same as one JSON array
+""",
+}
+
+
+def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help shows its usage examples under the options."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=_EXAMPLES[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="harness", description=__doc__)
+    parser = _Parser(
+        prog="harness",
+        description=_DESCRIPTION,
+        epilog=_EXAMPLES["harness"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"harness {harness.__version__} (Python {platform.python_version()})",
+        help="print the harness's version and the Python it runs on, then exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    hunt = sub.add_parser("hunt", help="hunt a model's races (every variant unless one is named)")
+    hunt = _command(sub, "hunt", "hunt a model's races (every variant unless one is named)")
+    _add_hunt_target(hunt)
+    _add_hunt_search(hunt)
+    _add_hunt_output(hunt)
+    add_verify_parser(sub)
+    _add_replay(_command(sub, "replay", "re-run a saved counterexample and compare its trace"))
+    models = _command(sub, "models", "list the known models and their variants")
+    models.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON array: model, summary, origin, variants, expect_failure",
+    )
+    return parser
+
+
+def _add_hunt_target(hunt: argparse.ArgumentParser) -> None:
+    """What to hunt: the model, its variants, a plain class's constructor and methods."""
     hunt.add_argument(
         "model",
         help="model id (backoffer, backoffer.locked), package.module:Class or file.py:Class "
         "(a Model, or any class: hunted as it is)",
     )
-    hunt.add_argument("--variant", help="only this variant")
+    hunt.add_argument(
+        "--variant",
+        metavar="V[,V...]",
+        help="only these variants, comma-separated (not with MODEL.variant)",
+    )
     hunt.add_argument(
         "--arg",
         action="append",
@@ -75,25 +166,35 @@ def _parser() -> argparse.ArgumentParser:
         "NAME=VALUE for a keyword; repeat for more",
     )
     hunt.add_argument(
-        "--methods", help="a plain class's methods to call, comma-separated (default: public)"
+        "--methods",
+        metavar="NAMES",
+        help="a plain class's methods to call, comma-separated (default: public)",
     )
+
+
+def _add_hunt_search(hunt: argparse.ArgumentParser) -> None:
+    """How to search: seed, budget, granularity, engine and schedule strategy."""
     hunt.add_argument(
         "--seed",
         type=_bounded(0, MAX_SEED, "2**64-1"),
         default=0,
-        help="Hypothesis seed, 0 to 2**64-1 (default 0)",
+        metavar="N",
+        help="Hypothesis seed, 0 to 2**64-1 (default 0): the same seed finds the same thing",
     )
     hunt.add_argument(
         "--max-examples",
         type=_bounded(1, MAX_EXAMPLES, f"{MAX_EXAMPLES:,}"),
         default=DEFAULT_MAX_EXAMPLES,
-        help=f"examples to try, 1 to {MAX_EXAMPLES:,} (default {DEFAULT_MAX_EXAMPLES})",
+        metavar="N",
+        help=f"scenarios to try per variant, 1 to {MAX_EXAMPLES:,} "
+        f"(default {DEFAULT_MAX_EXAMPLES}); more finds rarer races, slower",
     )
     hunt.add_argument(
         "--points",
         choices=GRANULARITIES,
         default=DEFAULT_GRANULARITY,
-        help="scheduling-point granularity (default access)",
+        help="where a thread may be preempted: gil (what a GIL build can interleave), access "
+        "(default: every attribute/item access too), opcode (every instruction)",
     )
     hunt.add_argument(
         "--engine",
@@ -106,9 +207,9 @@ def _parser() -> argparse.ArgumentParser:
         "--repeats",
         type=_bounded(1, MAX_REPEATS, f"{MAX_REPEATS:,}"),
         default=None,
+        metavar="N",
         help=f"--engine stress: free-running rounds per example (default {DEFAULT_REPEATS})",
     )
-    hunt.add_argument("--json", action="store_true", help="print one JSON object")
     hunt.add_argument(
         "--strategy",
         choices=HUNT_STRATEGIES,
@@ -117,23 +218,53 @@ def _parser() -> argparse.ArgumentParser:
         "(random, default), PCT, or every schedule up to 2 preemptions (dfs)",
     )
     hunt.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="report the first failure as found, without making it smaller",
+    )
+
+
+def _add_hunt_output(hunt: argparse.ArgumentParser) -> None:
+    """What the hunt writes: files, JSON, progress, exit status."""
+    hunt.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout (no colour)"
+    )
+    hunt.add_argument(
         "--artifacts",
         default=str(DEFAULT_DIRECTORY),
+        metavar="DIR",
         help=f"where counterexamples are written (default {DEFAULT_DIRECTORY})",
     )
-    hunt.add_argument("--no-shrink", action="store_true", help="report the first failure as found")
+    hunt.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress line on stderr (it is shown only on a terminal, for hunts over "
+        f"{progress.DELAY:.0f} s)",
+    )
     hunt.add_argument(
         "--check",
         action="store_true",
         help="exit 0 when every variant behaved as its model expects "
         "(known-unsafe ones caught, fixed ones clean), else 1",
     )
-    add_verify_parser(sub)
-    replay = sub.add_parser("replay", help="re-run a saved counterexample and compare its trace")
+
+
+def _add_replay(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("file", help="a counterexample .json written by harness hunt")
-    replay.add_argument("--json", action="store_true", help="print one JSON object")
-    replay.add_argument("--full", action="store_true", help="show every scheduling point")
-    replay.add_argument("--variant", help="replay against another variant (e.g. the fix)")
+    replay.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: the verdict, model, variant, file, Python written/now",
+    )
+    replay.add_argument(
+        "--full",
+        action="store_true",
+        help="show every scheduling point, not only those that matter",
+    )
+    replay.add_argument(
+        "--variant", metavar="V", help="replay against another variant (e.g. the fix)"
+    )
     replay.add_argument(
         "--model",
         metavar="REF",
@@ -151,10 +282,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="write a pytest regression test that re-runs this interleaving",
     )
-    replay.add_argument("--html", metavar="OUT", help="write a self-contained HTML view")
-    models = sub.add_parser("models", help="list the known models and their variants")
-    models.add_argument("--json", action="store_true")
-    return parser
+    replay.add_argument(
+        "--html", metavar="OUT", help="write a self-contained HTML page: the threads as swimlanes"
+    )
 
 
 def _hunt(args: argparse.Namespace) -> int:
@@ -163,16 +293,49 @@ def _hunt(args: argparse.Namespace) -> int:
     artifacts = Path(args.artifacts)
     if artifacts.exists() and not artifacts.is_dir():
         raise UsageError(f"--artifacts {artifacts} exists and is not a directory")
-    spec, variants = plain.resolve(args.model, args.variant, **plain.cli_options(args))
+    spec, variants = _resolve_variants(args)
     note = plain.skipped_note(spec)
     if note is not None:
         print(f"harness: note: {note}", file=sys.stderr)
+    colour = not args.json and report.colour_wanted(sys.stdout)
     results: list[HuntResult] = []
     paths: dict[str, str] = {}
     interrupt: BaseException | None = None
     for variant in variants:
         keeper = Keeper(artifacts, spec)
-        try:
+        result, interrupt = _hunt_one(args, spec, variant, keeper)
+        failure = result.failure or result.first_failure
+        if failure is not None:
+            saved = keeper.keep(failure) if interrupt is None else keeper.keep_with_values(failure)
+            if saved is not None:
+                paths[variant] = str(saved)
+        keeper.dump_unsaved()
+        if interrupt is not None:
+            _say_interrupted(keeper, f"{spec.name}.{variant}", interrupt)
+        results.append(result)
+        if not args.json:
+            print(report.hunt_text(result, paths.get(variant), colour=colour))
+        if interrupt is not None:
+            break
+    if args.json:
+        print(json.dumps(report.hunt_json(spec.name, results, paths)))
+    for r in results:
+        if r.kind in ("broken-model", "limitation", "not-tested"):
+            print(f"harness: {report.headline(r)}", file=sys.stderr)
+    if isinstance(interrupt, SystemExit) and isinstance(interrupt.code, int):
+        return interrupt.code
+    return report.exit_code(results, check=args.check)
+
+
+def _hunt_one(
+    args: argparse.Namespace, spec: ModelSpec, variant: str, keeper: Keeper
+) -> tuple[HuntResult, BaseException | None]:
+    """Hunt one variant, with a progress line on a terminal; an interrupt comes back with the
+    partial result it carries (re-raised when it carries none)."""
+    show = progress.wanted(sys.stderr, quiet=args.quiet)
+    line = progress.Progress(f"{spec.name}.{variant}", sys.stderr) if show else None
+    try:
+        with progress.showing(line):
             result = hunt_spec(
                 spec,
                 variant,
@@ -185,32 +348,36 @@ def _hunt(args: argparse.Namespace) -> int:
                 engine=args.engine,
                 repeats=args.repeats,
             )
-        except (KeyboardInterrupt, SystemExit) as exc:
-            partial = getattr(exc, "harness_result", None)
-            if partial is None:
-                raise
-            result, interrupt = partial, exc
-        failure = result.failure or result.first_failure
-        if failure is not None:
-            saved = keeper.keep(failure) if interrupt is None else keeper.keep_with_values(failure)
-            if saved is not None:
-                paths[variant] = str(saved)
-        keeper.dump_unsaved()
-        if interrupt is not None:
-            _say_interrupted(keeper, f"{spec.name}.{variant}", interrupt)
-        results.append(result)
-        if not args.json:
-            print(report.hunt_text(result, paths.get(variant)))
-        if interrupt is not None:
-            break
-    if args.json:
-        print(json.dumps(report.hunt_json(spec.name, results, paths)))
-    for r in results:
-        if r.kind in ("broken-model", "limitation", "not-tested"):
-            print(f"harness: {report.headline(r)}", file=sys.stderr)
-    if isinstance(interrupt, SystemExit) and isinstance(interrupt.code, int):
-        return interrupt.code
-    return report.exit_code(results, check=args.check)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        partial = getattr(exc, "harness_result", None)
+        if partial is None:
+            raise
+        return partial, exc
+    return result, None
+
+
+def _resolve_variants(args: argparse.Namespace) -> tuple[ModelSpec, list[str]]:
+    """The model and the variants to hunt: MODEL.variant, or --variant a,b, or all of them.
+
+    Naming a variant both ways is refused: silently preferring one would hunt something the
+    user did not ask for.
+    """
+    _ref, inline = split_variant(args.model)
+    if inline is not None and args.variant is not None:
+        raise UsageError(
+            f"{args.model} names variant {inline!r} and --variant names {args.variant!r}: "
+            "give the variant once"
+        )
+    options = plain.cli_options(args)
+    if args.variant is None:
+        return plain.resolve(args.model, None, **options)
+    wanted = [v.strip() for v in args.variant.split(",")]
+    if "" in wanted:
+        raise UsageError(f"--variant {args.variant!r}: an empty variant name")
+    spec, _ = plain.resolve(args.model, wanted[0], **options)
+    for variant in wanted[1:]:
+        plain.resolve(args.model, variant, **options)  # the same error as for the first
+    return spec, list(dict.fromkeys(wanted))
 
 
 def _say_interrupted(keeper: Keeper, label: str, interrupt: BaseException) -> None:
@@ -248,12 +415,13 @@ def _replay(args: argparse.Namespace) -> int:
             print(f"HTML view written: {written}")
     label = f"{artifact.model}.{args.variant or artifact.variant}"
     if args.json:
-        print(json.dumps(outcome.to_json()))
+        print(json.dumps(report.replay_json(artifact, outcome, args.variant)))
     elif outcome.failure is None:
         if outcome.verdict == "no-longer-fails":
             print(f"{label}: no longer fails ({outcome.divergence})")
     else:
-        print(report.failure_text(outcome.failure, full=args.full))
+        colour = report.colour_wanted(sys.stdout)
+        print(report.failure_text(outcome.failure, full=args.full, colour=colour))
         print()
         if outcome.identical_trace:
             print("reproduced: the trace is identical, step by step")

@@ -442,7 +442,10 @@ def explain(failure: Failure) -> str:
     events = _events(failure)
     lines = [failure.headline()]
     if failure.kind in ("deadlock", "livelock", "stuck"):
-        lines.append(failure.details or failure.message)
+        report = failure.details or failure.message
+        if report.startswith(failure.message + "\n") and failure.message in lines[0]:
+            report = report[len(failure.message) + 1 :]  # the headline said it already
+        lines.append(report)
     elif failure.kind == "exception":
         why = _exception_story(failure, events) or _ran_in_between(failure, events)
         if why:

@@ -110,10 +110,18 @@ class Failure:
     where: str = ""
     #: For a deadlock or livelock: the runtime's report object.
     hang: Any = None
+    #: By-products of the run, for the HTML view (files do not store them): every completed
+    #: call with its result (`OpRecord`s, in order), and for a linearizability failure the
+    #: checker's `Verdict` (the longest explained order and the calls that could not follow).
+    history: list[Any] = field(default_factory=list, compare=False, repr=False)
+    linearization: Any = field(default=None, compare=False, repr=False)
 
     def headline(self) -> str:
-        what = f"invariant {self.invariant}" if self.invariant else self.kind
-        return f"{self.model}.{self.variant}: {what} failed: {self.message}"
+        if self.invariant:
+            return f"{self.model}.{self.variant}: invariant {self.invariant} failed: {self.message}"
+        if self.message.startswith(f"{self.kind}:"):  # not "deadlock failed: deadlock: ..."
+            return f"{self.model}.{self.variant}: {self.message}"
+        return f"{self.model}.{self.variant}: {self.kind} failed: {self.message}"
 
     @property
     def failing_step(self) -> Step | None:

@@ -33,7 +33,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from harness import interrupts
+from harness import interrupts, progress
 from harness.draws import stable_draws
 from harness.errors import BrokenModelError, UsageError
 from harness.evidence import Coverage
@@ -87,12 +87,14 @@ class Observer:
     def example_started(self) -> None:
         interrupts.check()
         self.examples += 1
+        progress.example_done()
 
     def round_ran(self, result: RunResult) -> None:
         interrupts.check()
         self.coverage.add(result)
 
     def failed(self, failure: Failure) -> None:
+        progress.failure_found()
         if self.first is None:
             self.first = failure
             self.first_example = self.examples

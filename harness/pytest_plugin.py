@@ -13,15 +13,21 @@ On a failure the test's report carries the explanation, the interleaving and the
 command; the counterexample file's path goes into ``user_properties`` (so JUnit XML has it),
 and the terminal summary lists every counterexample of the run, from every xdist worker.
 
-Seeds: each test's seed is derived from the run's seed (``--hypothesis-seed``, else
-``--harness-seed``, default 0) and the test's node id -- not from the xdist worker, whose
-assignment changes between runs -- so a given command always explores the same examples, and
-different tests explore different ones.
+Seeds: each test's seed is derived from the run's seed and the test's node id -- not from the
+xdist worker, whose assignment changes between runs -- so different tests explore different
+examples. The run seed is ``--hypothesis-seed``, else ``--harness-seed`` (or the
+``harness_seed`` ini value); without either, a CI run (``CI`` set) uses 0, so CI is
+derandomized, and a local run draws a new one each run, so repeated local runs explore new
+examples. A drawn seed is printed in the header and in every failure's report
+(``pytest --harness-seed N`` runs the same examples again), and handed to xdist workers in
+``HARNESS_RUN_SEED`` so that every worker uses the same one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -63,7 +69,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="examples per hunt (default: the Hypothesis profile's max_examples)",
     )
-    group.addoption("--harness-seed", type=int, default=None, help="run seed (default 0)")
+    group.addoption(
+        "--harness-seed",
+        type=int,
+        default=None,
+        help="run seed (default: 0 when CI is set, else a new one each run, printed)",
+    )
     group.addoption(
         "--harness-engine", default=None, help=f"execution engine: {', '.join(ENGINES)}"
     )
@@ -71,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("harness_artifacts", "counterexample directory", default=str(DEFAULT_DIRECTORY))
     parser.addini("harness_max_examples", "examples per hunt", default="")
     parser.addini("harness_engine", "execution engine", default="controlled")
-    parser.addini("harness_seed", "run seed", default="0")
+    parser.addini("harness_seed", "run seed (default: 0 under CI, else drawn)", default="")
 
 
 def _option(config: pytest.Config, name: str) -> Any:
@@ -106,6 +117,10 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if not hasattr(config, "workerinput"):  # the xdist controller or a plain run checks once
         _check_writable(Path(_option(config, "artifacts")))
+        seed = _option(config, "seed")
+        if seed not in ("", None) and not str(seed).isdigit():
+            raise pytest.UsageError(f"harness_seed: must be an integer, got {seed!r}")
+        _run_seed(config)  # draw it now, before xdist starts its workers
 
 
 def _check_writable(folder: Path) -> None:
@@ -164,11 +179,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             check_options(dict(marker.kwargs), f"{item.nodeid}: @pytest.mark.harness")
 
 
+#: Where the run seed a controller drew is handed to its xdist workers (and nested runs).
+RUN_SEED_VARIABLE = "HARNESS_RUN_SEED"
+
+
 def _run_seed(config: pytest.Config) -> int:
+    """The run seed, and whether it was drawn: see the module docstring."""
     hypothesis_seed = config.getoption("hypothesis_seed", default=None)
     if hypothesis_seed is not None:
         return int(hypothesis_seed)
-    return int(_option(config, "seed") or 0)
+    given = _option(config, "seed")
+    if given not in ("", None):
+        return int(given)
+    if os.environ.get("CI"):
+        return 0
+    drawn = os.environ.get(RUN_SEED_VARIABLE, "")
+    if not drawn.isdigit():
+        drawn = str(secrets.randbelow(2**32))
+        os.environ[RUN_SEED_VARIABLE] = drawn  # xdist workers start after configure
+    return int(drawn)
+
+
+def _seed_is_drawn(config: pytest.Config) -> bool:
+    return (
+        config.getoption("hypothesis_seed", default=None) is None
+        and _option(config, "seed") in ("", None)
+        and not os.environ.get("CI")
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seed = _run_seed(config)
+    if _seed_is_drawn(config):
+        return f"harness: run seed {seed} (drawn for this run; --harness-seed {seed} repeats it)"
+    return f"harness: run seed {seed}"
 
 
 def test_seed(run_seed: int, nodeid: str) -> int:
@@ -336,21 +380,23 @@ def harness_explore(request: pytest.FixtureRequest) -> Callable[..., Any]:
 
 def _judge(request: pytest.FixtureRequest, result: HuntResult, expect: str, folder: Path) -> None:
     """Fail the test unless `result` is what `expect` asks for; attach the report."""
+    # A failing test shows its report once, as the failure message; a passing one keeps it
+    # as a report section (shown with -rA), so nothing is printed twice.
+    seed = f"seed: {result.seed} (run seed {_run_seed(request.config)})"
     if result.kind not in ("clean", "counterexample"):
-        request.node.add_report_section("call", "harness", report.pytest_text(result))
-        pytest.fail(report.pytest_text(result), pytrace=False)
+        pytest.fail(f"{report.pytest_text(result)}\n{seed}", pytrace=False)
     if result.failure is not None:
         path = str(save(result.failure, folder))
         request.node.user_properties.append((_PROPERTY, path))
         text = report.pytest_text(result, path)
-        request.node.add_report_section("call", "harness", text)
         if expect == "pass":
-            pytest.fail(f"{result.model}.{result.variant}: {text}", pytrace=False)
+            pytest.fail(f"{text}\n{seed}", pytrace=False)
+        request.node.add_report_section("call", "harness", text)
     else:
-        request.node.add_report_section("call", "harness", report.headline(result))
         request.node.user_properties.append((_VERDICT, report.headline(result)))
         if expect == "counterexample":
             expect_counterexample(result)
+        request.node.add_report_section("call", "harness", report.headline(result))
 
 
 class _Summary:

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import harness
+from harness.artifact import Artifact
 from harness.explain import explain, interleaving
 from harness.failure import Failure
 from harness.hunt import HuntResult
-from harness.replay import replay_command
+from harness.model import OpRecord
+from harness.replay import ReplayOutcome, replay_command
 from harness.runtime.hooks import gil_enabled
 from harness.verdict import (
     JSON_SCHEMA,
@@ -73,13 +75,77 @@ def headline(result: HuntResult) -> str:
     return f"{label}: interrupted ({verdict.reason}) after {result.examples} examples{kept}"
 
 
-def failure_text(failure: Failure, *, full: bool = False) -> str:
-    """The explanation, the scenario and the interleaving table of a failure."""
-    parts = [explain(failure)]
+def failure_text(failure: Failure, *, full: bool = False, colour: bool = False) -> str:
+    """The explanation, the scenario and the interleaving table of a failure; with `colour`,
+    the explanation stands out and the preempted rows of the table are marked."""
+    parts = [paint(explain(failure), "explanation", colour)]
     if failure.kind == "exception" and failure.details:
         parts.append(user_traceback(failure.details))
-    parts += ["", failure.describe().split("\n", 2)[2], "", interleaving(failure, full=full)]
+    table = interleaving(failure, full=full)
+    step = failure.failing_step
+    if colour and step is not None:
+        preempted = {f"#{p.step}" for p in step.taken}
+        table = "\n".join(
+            paint(line, "preempted", line.split(" ", 1)[0] in preempted)
+            for line in table.split("\n")
+        )
+    parts += ["", failure.describe().split("\n", 2)[2], "", table]
     return "\n".join(parts)
+
+
+#: ANSI styles of the terminal report, by role.
+_STYLES = {
+    "failure": "1;31",
+    "clean": "1;32",
+    "warning": "1;33",
+    "explanation": "1",
+    "preempted": "35",
+}
+
+
+def paint(text: str, role: str, colour: bool = True) -> str:
+    """`text` in the style of `role` when `colour`, line by line (an indent added later stays
+    outside the escape codes); unchanged otherwise."""
+    if not colour:
+        return text
+    code = _STYLES[role]
+    return "\n".join(f"\x1b[{code}m{line}\x1b[0m" if line else line for line in text.split("\n"))
+
+
+def colour_wanted(stream: Any) -> bool:
+    """Colour for a terminal only: never into a pipe or a file, nor when ``NO_COLOR`` is set
+    to anything (the no-color.org convention) or the terminal is ``dumb``."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return isatty is not None and bool(isatty())
+
+
+def _headline_role(result: HuntResult) -> str:
+    if result.kind in ("counterexample", "stress-failure"):
+        return "failure"
+    if result.kind == "clean" and not result.expected_failure:
+        return "clean"
+    return "warning"
+
+
+def call_text(op: str, args: dict[str, Any]) -> str:
+    """``put(key=1, value='a')``: a call as every report writes it."""
+    inner = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    return f"{op}({inner})"
+
+
+def outcome_text(record: OpRecord) -> str:
+    """What a completed call did: ``returned 1`` or ``raised KeyError: 3``."""
+    if record.error is not None:
+        return f"raised {type(record.error).__name__}: {record.error}"
+    return f"returned {record.result!r}"
+
+
+def record_text(record: OpRecord) -> str:
+    """``worker 1 add() returned 1``: a call, who made it and what it did."""
+    who = "test thread" if record.worker is None else f"worker {record.worker}"
+    return f"{who} {call_text(record.op, record.args)} {outcome_text(record)}"
 
 
 _HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -101,13 +167,13 @@ def user_traceback(text: str) -> str:
     return "\n".join(out)
 
 
-def hunt_text(result: HuntResult, artifact: str | None = None) -> str:
-    """What ``harness hunt`` prints for one variant."""
-    lines = [headline(result)]
+def hunt_text(result: HuntResult, artifact: str | None = None, *, colour: bool = False) -> str:
+    """What ``harness hunt`` prints for one variant (`colour`: for a terminal)."""
+    lines = [paint(headline(result), _headline_role(result), colour)]
     verdict = result.verdict
     lines += [f"  {line}" for line in stress_lines(result)]
     if isinstance(verdict, Counterexample) and verdict.failure is not None:
-        lines.append(_indent(failure_text(verdict.failure)))
+        lines.append(_indent(failure_text(verdict.failure, colour=colour)))
     elif isinstance(verdict, Clean) and verdict.evidence.gaps():
         lines.append("  " + verdict.evidence.gaps())
     elif isinstance(verdict, Limitation):
@@ -196,6 +262,24 @@ def hunt_json(
         "results": [result_json(r, artifacts.get(r.variant)) for r in results],
         "python": platform.python_version(),
         "gil_enabled": gil_enabled(),
+        "harness_version": harness.__version__,
+    }
+
+
+def replay_json(artifact: Artifact, outcome: ReplayOutcome, variant: str | None) -> dict[str, Any]:
+    """The whole ``harness replay --json`` document: the outcome, and what was replayed
+    against what -- which model and variant, which file, on which Python."""
+    return {
+        "schema": JSON_SCHEMA,
+        "model": artifact.model,
+        "variant": variant or artifact.variant,
+        "recorded_variant": artifact.variant,
+        "file": artifact.path,
+        "python_written": artifact.python,
+        "python_now": platform.python_version(),
+        "implementation_written": artifact.implementation,
+        "implementation_now": platform.python_implementation(),
+        **outcome.to_json(),
         "harness_version": harness.__version__,
     }
 

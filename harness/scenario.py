@@ -337,7 +337,13 @@ class ScenarioRunner:
                     exc, f"the sequential reference of model {self.cls.name!r}"
                 ) from exc
         if not verdict.explained:
-            self.fail("linearizability", verdict.summary(), result, details=verdict.describe())
+            self.fail(
+                "linearizability",
+                verdict.summary(),
+                result,
+                details=verdict.describe(),
+                linearization=verdict,
+            )
         self.reference_states = verdict.states
 
     def fail(
@@ -352,6 +358,7 @@ class ScenarioRunner:
         exception_type: str | None = None,
         where: str = "",
         hang: Deadlock | Livelock | None = None,
+        linearization: Any = None,
     ) -> None:
         shown = result or self.last_round
         failure = Failure(
@@ -373,6 +380,8 @@ class ScenarioRunner:
             exception_type=exception_type,
             where=where,
             hang=hang,
+            history=list(self.history),
+            linearization=linearization,
         )
         if self.on_failure is not None:
             self.on_failure(failure)

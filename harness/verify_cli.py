@@ -33,9 +33,21 @@ def _setup_range(text: str) -> int:
     return high
 
 
+_EXAMPLES = """\
+examples:
+  harness verify counter.locked                  2 workers x 2 calls, up to 2 preemptions
+  harness verify counter.locked --setup 1 --calls 1 --workers 3
+  harness verify bank.ordered --unbounded --max-seconds 60
+"""
+
+
 def add_verify_parser(sub: Any) -> None:
     verify = sub.add_parser(
-        "verify", help="every small scenario, every schedule up to a preemption bound"
+        "verify",
+        help="every small scenario, every schedule up to a preemption bound",
+        description="Every small scenario, every schedule up to a preemption bound.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("model", help="model id with its variant (counter.locked) or module:Class")
     verify.add_argument("--bound", type=int, default=DEFAULT_BOUND, help="preemptions (default 2)")
@@ -45,7 +57,12 @@ def add_verify_parser(sub: Any) -> None:
     verify.add_argument(
         "--setup", type=_setup_range, default=0, help="0..N sequential set-up calls (default 0)"
     )
-    verify.add_argument("--strategy", choices=STRATEGIES, default="dfs")
+    verify.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="dfs",
+        help="dfs (every schedule, default) or pct (random priority schedules)",
+    )
     verify.add_argument("--depth", type=int, default=2, help="PCT bug depth (default 2)")
     verify.add_argument("--max-schedules", type=int, help="stop after this many schedules")
     verify.add_argument("--max-seconds", type=float, help="stop after this many seconds")
@@ -53,8 +70,18 @@ def add_verify_parser(sub: Any) -> None:
         "--points", choices=GRANULARITIES, default=DEFAULT_GRANULARITY, help="granularity"
     )
     verify.add_argument("--json", action="store_true", help="print one JSON object")
-    verify.add_argument("--artifacts", default=str(DEFAULT_DIRECTORY))
-    verify.add_argument("--no-shrink", action="store_true")
+    verify.add_argument(
+        "--artifacts",
+        default=str(DEFAULT_DIRECTORY),
+        metavar="DIR",
+        help=f"where a counterexample is written (default {DEFAULT_DIRECTORY})",
+    )
+    verify.add_argument(
+        "--no-shrink", action="store_true", help="report the first failure as found"
+    )
+    verify.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress line on stderr (terminal only)"
+    )
 
 
 def _progress(done: int, total: int, schedules: int, seconds: float) -> None:
@@ -87,7 +114,7 @@ def run_verify(args: argparse.Namespace) -> int:
         raise UsageError(
             f"name one variant to verify: {', '.join(f'{spec.name}.{v}' for v in variants)}"
         )
-    tty = sys.stderr.isatty() and not args.json
+    tty = sys.stderr.isatty() and not args.json and not args.quiet
     try:
         result = verify_spec(
             spec,

@@ -198,3 +198,37 @@ def test_fixture_exists(harness_hunt):
         tmp_path, "-p", "harness.pytest_plugin", env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+FAILING = """\
+def test_fork_fix(harness_hunt):
+    harness_hunt("counter.unsafe", max_examples=50)
+"""
+
+
+def test_a_failing_test_shows_its_report_once(tmp_path: Path) -> None:
+    _write_suite(tmp_path, FAILING)
+    done = _pytest(tmp_path, "--harness-artifacts", "cx", "--harness-seed", "5")
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert "Captured harness call" not in out
+    assert out.count("step  worker 0") == 1 and out.count("update is lost") == 1, out
+    assert "counter.unsafe: counter.unsafe" not in out  # the label once, not doubled
+    assert re.search(r"seed: \d+ \(run seed 5\)", out)
+
+
+def test_local_runs_draw_a_new_seed_and_ci_runs_stay_derandomized(tmp_path: Path) -> None:
+    _write_suite(tmp_path, FAILING)
+    local = {"HARNESS_RUN_SEED": "", "CI": ""}
+    seeds = []
+    for _ in range(2):
+        out = _pytest(tmp_path, "-v", "--harness-artifacts", "cx", env=local).stdout  # header
+        found = re.search(r"harness: run seed (\d+) \(drawn for this run; --harness-seed \1", out)
+        assert found, out
+        assert f"(run seed {found.group(1)})" in out  # the failure says how to run it again
+        seeds.append(found.group(1))
+    assert seeds[0] != seeds[1]
+    ci = _pytest(
+        tmp_path, "-v", "--harness-artifacts", "cx", env={"HARNESS_RUN_SEED": "", "CI": "1"}
+    )
+    assert "harness: run seed 0\n" in ci.stdout and "(run seed 0)" in ci.stdout, ci.stdout
