@@ -253,8 +253,11 @@ def test_a_change_made_in_c_code_names_the_call_and_no_invented_write() -> None:
     from harness import report
     from harness.explain import explain
 
-    failure = hunt("cachetools-lru.unsafe").failure
-    assert failure is not None and failure.kind == "exception"
+    # Which failure a seed finds first depends on the Hypothesis version (3.13t pins an older
+    # one): take the first seed whose counterexample is an exception raised inside C code.
+    found = (hunt("cachetools-lru.unsafe", seed=seed).failure for seed in range(10))
+    failure = next((f for f in found if f is not None and f.kind == "exception"), None)
+    assert failure is not None, "no seed of 0-9 found the exception counterexample"
     text = explain(failure)
     # The package's own file is labelled as it is named; no lost-update story is told. When
     # the OrderedDict was mutated inside C (RuntimeError while iterating), the C call is named.
