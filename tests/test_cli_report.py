@@ -4,6 +4,7 @@ replay --json, and verdict lines that say a thing once."""
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import io
 import json
 import platform
@@ -32,9 +33,21 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 def test_version_names_the_harness_and_the_python(tmp_path: Path) -> None:
     done = run_cli("--version", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert (
-        done.stdout.strip() == f"harness {harness.__version__} (Python {platform.python_version()})"
-    )
+    installed = importlib.metadata.version("harness")
+    assert done.stdout == f"harness {installed} (Python {platform.python_version()})\n"
+
+
+def test_version_is_the_installed_distributions_else_the_packages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: f"{name}-9.9")
+    assert cli.installed_version() == "harness-9.9"
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert cli.installed_version() == harness.__version__
 
 
 @pytest.mark.parametrize("command", ["harness", "hunt", "verify", "replay", "models"])
