@@ -10,6 +10,7 @@ tested, broken model or limitation -- always one clear line on stderr, never a t
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -104,6 +105,15 @@ examples:
 }
 
 
+def installed_version() -> str:
+    """The version of the installed distribution, which is what a bug report needs; the
+    package's own ``__version__`` when run from a checkout that was never installed."""
+    try:
+        return importlib.metadata.version("harness")
+    except importlib.metadata.PackageNotFoundError:
+        return harness.__version__
+
+
 def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
     """A subcommand whose --help shows its usage examples under the options."""
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -126,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version",
         action="version",
-        version=f"harness {harness.__version__} (Python {platform.python_version()})",
+        version=f"harness {installed_version()} (Python {platform.python_version()})",
         help="print the harness's version and the Python it runs on, then exit",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

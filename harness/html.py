@@ -263,12 +263,22 @@ def _wait_for_cycle(failure: Failure, events: list[TraceEvent], lanes: _Lanes) -
         lanes.shown |= {mine[-1].step, taken[-1].step}
 
 
-def _conflicts(rows: list[TraceEvent]) -> list[_Arrow]:
+def _conflicts(
+    rows: list[TraceEvent], events: list[TraceEvent], preempted: set[int]
+) -> list[_Arrow]:
     """Arrows between the conflicting accesses among the rows that matter: the same state,
-    different workers, one of them a write, in the order they were reached."""
+    different workers, one of them a write, in the order they took effect. A point comes
+    before its access, so a worker preempted at a write does it only when it runs again."""
+    resumes: dict[int, float] = {}
+    pending: dict[int, int] = {}
+    for e in events:
+        if e.thread in pending:
+            resumes[pending.pop(e.thread)] = e.step - 0.5
+        if e.step in preempted:
+            pending[e.thread] = e.step
     arrows = []
     last: dict[Any, TraceEvent] = {}
-    for e in rows:
+    for e in sorted(rows, key=lambda r: resumes.get(r.step, float(r.step))):
         loc = _location(e)
         if loc is None:
             continue
@@ -431,7 +441,7 @@ def render_html(failure: Failure) -> str:
     relevant = {e.step for e in relevant_events}
     events = list(failure.trace) if failure.trace is not None else []
     lanes = _analyse(failure, events, workers)
-    lanes.arrows += _conflicts(relevant_events)
+    lanes.arrows += _conflicts(relevant_events, events, preempted)
     marks = _boundaries(step, failure.rounds, failure.history)
     own: dict[int, int] = {}
     rows: list[str] = []

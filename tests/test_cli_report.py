@@ -4,9 +4,14 @@ replay --json, and verdict lines that say a thing once."""
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import io
 import json
+import os
 import platform
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +20,7 @@ import harness
 from harness import cli, progress, report
 from harness.artifact import save
 from harness.hunt import hunt, hunt_spec, resolve
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -32,9 +37,21 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 def test_version_names_the_harness_and_the_python(tmp_path: Path) -> None:
     done = run_cli("--version", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert (
-        done.stdout.strip() == f"harness {harness.__version__} (Python {platform.python_version()})"
-    )
+    installed = importlib.metadata.version("harness")
+    assert done.stdout == f"harness {installed} (Python {platform.python_version()})\n"
+
+
+def test_version_is_the_installed_distributions_else_the_packages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: f"{name}-9.9")
+    assert cli.installed_version() == "harness-9.9"
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert cli.installed_version() == harness.__version__
 
 
 @pytest.mark.parametrize("command", ["harness", "hunt", "verify", "replay", "models"])
@@ -143,6 +160,53 @@ def test_cli_output_into_a_pipe_has_no_colour_and_no_progress(tmp_path: Path) ->
     assert done.returncode == 1, done.stderr
     assert "COUNTEREXAMPLE" in done.stdout
     assert "\x1b" not in done.stdout + done.stderr and "hunting" not in done.stderr
+
+
+def _on_a_terminal(*args: str, cwd: Path, no_color: bool = False) -> tuple[int, str]:
+    """``harness ARGS`` with stdout on a pseudo-terminal (stderr a pipe), as a user's shell
+    runs it: its exit code and what the terminal showed."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TERM="xterm")
+    env.pop("NO_COLOR", None)
+    if no_color:
+        env["NO_COLOR"] = "1"
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+    )
+    os.close(follower)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    child.communicate(timeout=300)
+    return child.returncode, shown.decode().replace("\r\n", "\n")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_the_verdict_is_coloured_on_a_real_terminal_only_without_no_color_or_json(
+    tmp_path: Path,
+) -> None:
+    hunt_args = ("--max-examples", "50", "--artifacts", str(tmp_path))
+    code, shown = _on_a_terminal("hunt", "counter.unsafe", *hunt_args, cwd=tmp_path)
+    assert code == 1 and shown.startswith("\x1b[1;31mcounter.unsafe: COUNTEREXAMPLE"), shown
+    code, shown = _on_a_terminal("hunt", "counter.locked", *hunt_args, cwd=tmp_path)
+    assert code == 0 and shown.startswith("\x1b[1;32mcounter.locked: clean"), shown
+    code, shown = _on_a_terminal("hunt", "counter.unsafe", *hunt_args, cwd=tmp_path, no_color=True)
+    assert code == 1 and "COUNTEREXAMPLE" in shown and "\x1b" not in shown, shown
+    code, shown = _on_a_terminal("hunt", "counter.unsafe", *hunt_args, "--json", cwd=tmp_path)
+    assert code == 1 and "\x1b" not in shown, shown
+    assert json.loads(shown)["kind"] == "counterexample"
 
 
 def test_a_variant_named_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

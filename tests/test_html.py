@@ -158,3 +158,17 @@ def test_the_page_renders_in_a_real_browser(
     assert drawn is not None and int(drawn.group(1)) >= 1 and len(visible) >= int(drawn.group(1))
     workers = failure.failing_step.workers if failure.failing_step else 1
     assert dom.stdout.count('class="head"') == workers
+
+
+def test_conflict_arrows_follow_the_order_accesses_took_effect(
+    pages: dict[str, tuple[Failure, str]],
+) -> None:
+    """A worker preempted at its write point writes only when it runs again: the arrow goes
+    from the other worker's write to it, not from it to the other's read."""
+    failure, page = pages["linearizability"]
+    step = failure.failing_step
+    assert step is not None and len(step.taken) == 1
+    preempted = str(step.taken[0].step)
+    conflicts = re.findall(r'data-from="ev-(\d+)" data-to="ev-(\d+)" data-kind="conflict"', page)
+    assert conflicts and all(source != preempted for source, _to in conflicts), conflicts
+    assert any(to == preempted for _source, to in conflicts), conflicts
