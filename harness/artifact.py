@@ -46,6 +46,7 @@ from harness.failure import KINDS, Call, Failure, Step
 from harness.model import ModelSpec
 from harness.runtime.outcome import Preemption
 from harness.runtime.points import GRANULARITIES
+from harness.settings import MAX_SEED as MAX_SEED  # noqa: PLC0414 (re-exported: the schema bound)
 from harness.trace import UNKNOWN, Trace, TraceEvent
 
 #: The format this harness writes; also the value of every file's ``schema`` field.
@@ -61,7 +62,6 @@ MAX_DEPTH = 64
 
 # Bounds of the published schema (docs/artifact.schema.json): far above anything a hunt
 # writes, low enough that a hostile file cannot ask for unbounded work.
-MAX_SEED = 2**64 - 1
 MAX_STEPS = 1_000
 MAX_WORKERS = 64  # the executor's pool size (harness.runtime.executor.MAX_THREADS)
 MAX_CALLS_PER_WORKER = 100

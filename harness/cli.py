@@ -25,6 +25,7 @@ from harness.keeper import Keeper
 from harness.machine import HUNT_STRATEGIES
 from harness.replay import python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
+from harness.settings import Settings
 from harness.verify_cli import add_verify_parser, run_verify
 
 
@@ -149,22 +150,20 @@ def _hunt(args: argparse.Namespace) -> int:
     note = plain.skipped_note(spec)
     if note is not None:
         print(f"harness: note: {note}", file=sys.stderr)
+    settings = Settings(
+        seed=args.seed,
+        max_examples=args.max_examples,
+        granularity=args.points,
+        shrink=not args.no_shrink,
+        strategy=args.strategy,
+    )
     results: list[HuntResult] = []
     paths: dict[str, str] = {}
     interrupt: BaseException | None = None
     for variant in variants:
         keeper = Keeper(artifacts, spec)
         try:
-            result = hunt_spec(
-                spec,
-                variant,
-                seed=args.seed,
-                max_examples=args.max_examples,
-                granularity=args.points,
-                shrink=not args.no_shrink,
-                strategy=args.strategy,
-                on_failure=keeper.found,
-            )
+            result = hunt_spec(spec, variant, settings, on_failure=keeper.found)
         except (KeyboardInterrupt, SystemExit) as exc:
             partial = getattr(exc, "harness_result", None)
             if partial is None:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import settings as Settings
+from hypothesis import settings as HypothesisSettings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -34,18 +34,17 @@ from hypothesis.stateful import (
 )
 
 from harness import interrupts
-from harness.errors import BrokenModelError, UsageError
+from harness.errors import BrokenModelError
 from harness.evidence import Coverage
 from harness.failure import Call, CounterexampleFound, Failure
 from harness.model import Model, ModelSpec
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.outcome import RunResult
-from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.runtime.world import _REAL_TIME
 from harness.scenario import ScenarioRunner
 from harness.schedule.dfs import DfsSchedule, exhaust
 from harness.schedule.drawn import ThreadPreemption
 from harness.schedule.pct import PCTSchedule
+from harness.settings import DEFAULTS, HUNT_STRATEGIES, Settings
 
 _real_perf_counter = _REAL_TIME["perf_counter"]
 
@@ -59,9 +58,9 @@ NOISE_RATES = (4, 8, 16)
 
 Schedule = tuple[list[ThreadPreemption], tuple[int, int] | None]
 
-#: How a drawn round is scheduled: the drawn preemptions and noise (``random``), PCT seeded
-#: from the drawn schedule, or every schedule up to `HUNT_DFS_BOUND` preemptions (``dfs``).
-HUNT_STRATEGIES = ("random", "pct", "dfs")
+__all__ = ["HUNT_STRATEGIES", "Observer", "build_machine", "release_machine", "run_machine"]
+
+#: Preemptions a round explores under the ``dfs`` strategy (see `HUNT_STRATEGIES`).
 HUNT_DFS_BOUND = 2
 #: Schedules one round may take under ``dfs`` before the hunt moves on (an unfinished round
 #: is run once more without preemptions so that the scenario goes on).
@@ -147,8 +146,7 @@ class _Context:
     """What one hunt hands its (shared) machine class: set by `build_machine` before each run."""
 
     observer: Observer | None = None
-    executor: Executor | None = None
-    stuck_after: float = DEFAULT_STUCK_AFTER
+    settings: Settings = DEFAULTS
 
 
 #: Machine classes kept across hunts, per (model class, variant, granularity), at most this
@@ -166,24 +164,18 @@ _machines: dict[
 def build_machine(
     spec: ModelSpec,
     variant: str,
+    settings: Settings = DEFAULTS,
     *,
-    granularity: str = DEFAULT_GRANULARITY,
-    executor: Executor | None = None,
     observer: Observer | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-    strategy: str = "random",
 ) -> type[RuleBasedStateMachine]:
     """The state machine class testing `variant` of the model in `spec`, set up for one hunt.
 
     The class is shared by every hunt of the same model, variant, granularity and strategy
-    (see `_machines`); this call points it at `observer`, `executor` and `stuck_after`, so one
-    hunt at a time may run it (as one World at a time may be active anyway).
+    (see `_machines`); this call points it at `observer` and `settings` (which the examples
+    run without value capture), so one hunt at a time may run it (as one World at a time may
+    be active anyway).
     """
-    check_granularity(granularity)
-    if strategy not in HUNT_STRATEGIES:
-        raise UsageError(
-            f"unknown strategy {strategy!r}: choose one of {', '.join(HUNT_STRATEGIES)}"
-        )
+    granularity, strategy = settings.granularity, settings.strategy
     cls: type[Model] = spec.cls
     if variant not in cls.variants:
         known = ", ".join(cls.variants)
@@ -195,7 +187,7 @@ def build_machine(
             _machines.pop(next(iter(_machines)))
         cached = _machines[key] = _new_machine(spec, variant, granularity, strategy)
     machine, context = cached
-    context.observer, context.executor, context.stuck_after = observer, executor, stuck_after
+    context.observer, context.settings = observer, settings.searching()
     return machine
 
 
@@ -240,12 +232,9 @@ def _new_machine(
                 variant,
                 seed=seed,
                 params=params,
-                granularity=granularity,
-                executor=context.executor,
-                stuck_after=context.stuck_after,
+                settings=context.settings,
                 on_failure=observer.failed if observer is not None else None,
                 on_round=observer.round_ran if observer is not None else None,
-                capture=False,
             )
             for one in prelude:
                 self.runner.sequential(one)
@@ -283,7 +272,7 @@ def release_machine(machine: type[RuleBasedStateMachine]) -> None:
     """Forget the hunt a shared machine class was set up for (its observer, its executor)."""
     for cached, context in _machines.values():
         if cached is machine:
-            context.observer, context.executor = None, None
+            context.observer, context.settings = None, DEFAULTS
 
 
 def pct_round(runner: ScenarioRunner, calls: list[list[Call]], schedule: Schedule) -> None:
@@ -314,11 +303,8 @@ def dfs_round(
             runner.variant,
             seed=runner.seed,
             params=runner.params,
-            granularity=runner.granularity,
-            executor=runner.executor,
-            stuck_after=runner.stuck_after,
+            settings=runner.settings.searching(),
             on_failure=on_failure,
-            capture=False,
         )
         try:
             for step in prior:
@@ -351,7 +337,7 @@ _run_as_test: Callable[..., None] = run_state_machine_as_test
 _machine_test: Callable[..., Any] = get_state_machine_test
 
 
-def run_machine(machine: type[RuleBasedStateMachine], *, settings: Settings) -> None:
+def run_machine(machine: type[RuleBasedStateMachine], *, settings: HypothesisSettings) -> None:
     """`run_state_machine_as_test`, minus the two source digests Hypothesis takes per run.
 
     Hypothesis keys its example database by a hash of the test's source: for a state machine

@@ -37,15 +37,11 @@ from hypothesis.errors import HypothesisException
 
 from harness.failure import Call, CounterexampleFound, Failure, Step
 from harness.model import ModelSpec
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.outcome import Preemption
 from harness.scenario import ScenarioRunner, replay
+from harness.settings import DEFAULTS, Settings
 
 T = TypeVar("T")
-
-#: Replays one minimisation may spend (each is one fresh model and the whole scenario,
-#: a millisecond or two for small models).
-DEFAULT_BUDGET = 1500
 
 
 def same_bug(candidate: Failure, original: Failure) -> bool:
@@ -180,29 +176,23 @@ class Minimizer:
         self,
         spec: ModelSpec,
         failure: Failure,
-        *,
-        executor: Executor | None = None,
-        stuck_after: float = DEFAULT_STUCK_AFTER,
-        budget: int = DEFAULT_BUDGET,
+        settings: Settings = DEFAULTS,
     ) -> None:
+        """`settings.budget` caps the replays; each runs at the failure's granularity."""
         self.spec = spec
         self.original = failure
         self.best = failure
-        self.executor = executor
-        self.stuck_after = stuck_after
-        self.budget = budget
+        self.settings = settings.at(failure.granularity).searching()
+        self.budget = settings.budget
         self.replays = 0
         self._values: dict[tuple[str, str, str], Any] = {}
 
     def _context(self) -> dict[str, Any]:
-        """What every replay of this failure shares: seed, parameters, granularity, runtime."""
+        """What every replay of this failure shares: seed, parameters, settings."""
         return {
             "seed": self.original.seed,
             "params": self.original.params,
-            "granularity": self.original.granularity,
-            "executor": self.executor,
-            "stuck_after": self.stuck_after,
-            "capture": False,
+            "settings": self.settings,
         }
 
     @property
@@ -514,10 +504,7 @@ class Minimizer:
 def minimize(
     spec: ModelSpec,
     failure: Failure,
-    *,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-    budget: int = DEFAULT_BUDGET,
+    settings: Settings = DEFAULTS,
 ) -> Failure:
     """The smallest failure reachable from `failure` by removing parts of its scenario."""
-    return Minimizer(spec, failure, executor=executor, stuck_after=stuck_after, budget=budget).run()
+    return Minimizer(spec, failure, settings).run()

@@ -649,12 +649,14 @@ def hunt_class(
 ) -> HuntResult:
     """Hunt `cls`'s races with no model: ``harness.hunt_class(LRUCache, args=(3,))``.
 
-    `options` are those of `harness.hunt.hunt_spec` (seed, max_examples, granularity...).
-    Methods left out are reported with a `PlainClassWarning`.
+    `options` are the fields of `harness.settings.Settings` (seed, max_examples,
+    granularity...) and `on_failure`, as for `harness.hunt.hunt`. Methods left out are
+    reported with a `PlainClassWarning`.
     """
     import warnings
 
     from harness.hunt import hunt_spec
+    from harness.settings import Settings
 
     spec = plain_spec(
         cls, args=args, kwargs=kwargs, methods=methods, strategies=strategies, instrument=instrument
@@ -663,7 +665,8 @@ def hunt_class(
     note = skipped_note(spec)
     if note is not None:
         warnings.warn(note, PlainClassWarning, stacklevel=2)
-    return hunt_spec(spec, VARIANT, **options)
+    on_failure = options.pop("on_failure", None)
+    return hunt_spec(spec, VARIANT, Settings(**options), on_failure=on_failure)
 
 
 class PlainClassWarning(UserWarning):

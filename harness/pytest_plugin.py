@@ -35,6 +35,7 @@ from harness.artifact import DEFAULT_DIRECTORY, save
 from harness.errors import UsageError
 from harness.hunt import HuntResult, hunt_spec
 from harness.runtime.points import GRANULARITIES
+from harness.settings import Settings
 
 ENGINES = ("controlled",)
 MARKER_KEYS = frozenset({"points", "max_examples", "seed", "expect", "variant"})
@@ -241,15 +242,14 @@ def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., Any]:
         seed = options.get("seed")
         if seed is None:
             seed = test_seed(_run_seed(config), request.node.nodeid)
+        knobs = Settings(
+            seed=int(seed),
+            max_examples=int(examples),
+            granularity=options.get("points") or _option(config, "points"),
+        )
         results = []
         for variant in variants:
-            result = hunt_spec(
-                spec,
-                variant,
-                seed=int(seed),
-                max_examples=int(examples),
-                granularity=options.get("points") or _option(config, "points"),
-            )
+            result = hunt_spec(spec, variant, knobs)
             expect = options.get("expect", "counterexample" if result.expected_failure else "pass")
             _judge(request, result, expect if every else options.get("expect", "pass"), artifacts)
             results.append(result)

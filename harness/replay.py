@@ -34,6 +34,7 @@ from harness.minimize import same_bug
 from harness.model import ModelSpec
 from harness.plain import for_params
 from harness.scenario import replay
+from harness.settings import Settings
 from harness.trace import Trace
 
 
@@ -181,7 +182,7 @@ def replay_artifact(
             seed=artifact.seed,
             params=artifact.params,
             steps=artifact.steps,
-            granularity=artifact.granularity,
+            settings=Settings(granularity=artifact.granularity),
         )
     except BrokenModelError as exc:
         raise UsageError(f"broken model {spec.name}.{chosen}: {exc}") from None

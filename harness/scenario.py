@@ -24,15 +24,12 @@ from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Call, CounterexampleFound, Failure, Step
 from harness.linearizability import Replica, linearize
 from harness.model import Model, ModelSpec, OpRecord
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, WorkerError
 from harness.runtime.world import UncontrolledThreadError, World
 from harness.schedule.base import CountingSource
 from harness.schedule.drawn import DrawnSchedule, ThreadPreemption
+from harness.settings import DEFAULTS, Settings
 from harness.trace import Trace
-
-#: Scheduling points one round may take before it is called a livelock.
-ROUND_MAX_STEPS = 20_000
 
 
 class ScenarioRunner:
@@ -45,29 +42,21 @@ class ScenarioRunner:
         *,
         seed: int,
         params: dict[str, Any],
-        granularity: str,
-        executor: Executor | None = None,
-        stuck_after: float = DEFAULT_STUCK_AFTER,
-        max_steps: int = ROUND_MAX_STEPS,
+        settings: Settings = DEFAULTS,
         on_failure: Callable[[Failure], None] | None = None,
         on_round: Callable[[RunResult], None] | None = None,
-        capture: bool = True,
     ) -> None:
-        """`capture` records keys and values in traces; hunting leaves it off for speed (about
-        half the cost of a point at `access`) and the final counterexample is replayed with it.
-        """
+        """`seed` and `params` are the example's (the model's random seed and parameters);
+        `settings` says how rounds run (granularity, hang limits, executor, value capture)."""
         self.spec = spec
         self.cls: type[Model] = spec.cls
         self.variant = variant
         self.seed = seed
         self.params = params
-        self.granularity = granularity
-        self.executor = executor
-        self.stuck_after = stuck_after
-        self.max_steps = max_steps
+        self.settings = settings
+        self.granularity = settings.granularity
         self.on_failure = on_failure
         self.on_round = on_round
-        self.capture = capture
         self.ops = {op.name: op for op in spec.operations}
         self.scenario: list[Step] = []
         #: Every completed call, in order: what the linearizability check reads. Kept here,
@@ -186,14 +175,15 @@ class ScenarioRunner:
         workers = [
             self._worker(i, c, schedule, step.call_points[i], order) for i, c in enumerate(calls)
         ]
-        result = (self.executor or shared_executor()).run(
+        settings = self.settings
+        result = settings.pool().run(
             workers,
             schedule,
-            granularity=self.granularity,
+            granularity=settings.granularity,
             modules=list(self.cls.instrument),
-            max_steps=self.max_steps,
-            stuck_after=self.stuck_after,
-            capture_values=self.capture,
+            max_steps=settings.max_steps,
+            stuck_after=settings.stuck_after,
+            capture_values=settings.capture,
         )
         step.taken = list(result.preemptions)
         step.forced = list(result.forced)
@@ -374,23 +364,11 @@ def replay(
     seed: int,
     params: dict[str, Any],
     steps: list[Step],
-    granularity: str,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-    capture: bool = True,
+    settings: Settings = DEFAULTS,
 ) -> Failure | None:
     """Run recorded steps on a fresh model; the failure they lead to, or None if none."""
     try:
-        with ScenarioRunner(
-            spec,
-            variant,
-            seed=seed,
-            params=params,
-            granularity=granularity,
-            executor=executor,
-            stuck_after=stuck_after,
-            capture=capture,
-        ) as runner:
+        with ScenarioRunner(spec, variant, seed=seed, params=params, settings=settings) as runner:
             for step in steps:
                 runner.run_step(step)
     except CounterexampleFound as found:
@@ -401,22 +379,17 @@ def replay(
 def replay_failure(
     spec: ModelSpec,
     failure: Failure,
-    *,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-    capture: bool = True,
+    settings: Settings = DEFAULTS,
 ) -> Failure | None:
-    """Run a failure's recorded scenario again (same seed, parameters and points)."""
+    """Run a failure's recorded scenario again (same seed, parameters and points, at the
+    failure's granularity; the rest of `settings` as given)."""
     return replay(
         spec,
         failure.variant,
         seed=failure.seed,
         params=failure.params,
         steps=failure.scenario,
-        granularity=failure.granularity,
-        executor=executor,
-        stuck_after=stuck_after,
-        capture=capture,
+        settings=settings.at(failure.granularity),
     )
 
 

@@ -9,6 +9,7 @@ from harness.hunt import hunt
 from harness.minimize import Minimizer, _reordered, _without_call, minimize, rank
 from harness.runtime.outcome import Preemption
 from harness.scenario import ScenarioRunner, replay_failure
+from harness.settings import Settings
 from tests.targets.registers import CheckedLRUModel
 
 
@@ -88,7 +89,7 @@ def test_a_call_that_only_observes_the_race_moves_after_the_round() -> None:
     for noise_seed in range(300):
         try:
             with ScenarioRunner(
-                spec, "unsafe", seed=0, params={}, granularity="access", capture=False
+                spec, "unsafe", seed=0, params={}, settings=Settings(capture=False)
             ) as runner:
                 runner.sequential(("put", {"key": 0, "value": 0}))
                 runner.parallel([[put, observe], [put]], [], noise=(noise_seed, 4))

@@ -13,6 +13,7 @@ from harness import smoke as smoke_module
 from harness.catalog import find_model
 from harness.hunt import hunt
 from harness.machine import Observer, build_machine, run_machine
+from harness.settings import Settings
 from harness.smoke import SCHEDULES_PER_PAIR, simplest, smoke, smoke_budget
 
 
@@ -21,11 +22,8 @@ def _smoke(model: str, variant: str, seed: int, budget: int) -> tuple[Observer, 
     broken = smoke(
         find_model(model),
         variant,
-        seed=seed,
-        granularity="access",
+        Settings(seed=seed, granularity="access", stuck_after=5.0),
         budget=budget,
-        executor=None,
-        stuck_after=5.0,
         observer=observer,
     )
     return observer, broken
