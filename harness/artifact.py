@@ -510,7 +510,9 @@ def _shape(raw: Any) -> None:
         _integer(count, f"shape.calls_per_worker[{i}]", 0, MAX_CALLS_PER_WORKER)
 
 
-def _validate(data: Any) -> tuple[Failure, str, str]:
+def _current_layout(data: Any) -> dict[str, Any]:
+    """`data` in this version's layout (a version 1 file upgraded), or `_Invalid` when it is
+    no counterexample or one of a version this cannot read."""
     if not isinstance(data, dict):
         raise _Invalid("", f"not a counterexample (the top level is {_type_name(data)})")
     if "schema" not in data and data.get("schema_version") == LEGACY_SCHEMA_VERSION:
@@ -523,6 +525,11 @@ def _validate(data: Any) -> tuple[Failure, str, str]:
         if "schema" not in data:
             raise _Invalid("", f"not a counterexample: no 'schema' field (this reads {SCHEMA})")
         raise _Invalid("schema", f"{_show(schema)} is not supported (this reads {SCHEMA})")
+    return data
+
+
+def _validate(data: Any) -> tuple[Failure, str, str]:
+    data = _current_layout(data)
     _object(data, "", _TOP_REQUIRED, _TOP_OPTIONAL)
     _string(data["harness_version"], "harness_version", 40)
     python = _string(data["python"], "python", 40)

@@ -264,8 +264,7 @@ def hunt_spec(
     an `Interrupted` verdict keeping any failure already found -- as ``exc.harness_result``.
     Whatever happens, the patched `threading` and `time` are restored before returning.
     """
-    started = _real_perf_counter()
-    observer = Observer(on_first=on_failure)
+    started, observer = _real_perf_counter(), Observer(on_first=on_failure)
 
     def result(verdict: Verdict, examples: int) -> HuntResult:
         return HuntResult(

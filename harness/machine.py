@@ -191,17 +191,54 @@ def build_machine(
     return machine
 
 
+@dataclass(frozen=True)
+class _Draws:
+    """What an example draws: one call, one round's call lists, one round's schedule, the
+    model's parameters."""
+
+    call: st.SearchStrategy[Call]
+    rounds: st.SearchStrategy[list[list[Call]]]
+    schedules: st.SearchStrategy[Schedule]
+    params: st.SearchStrategy[dict[str, Any]]
+
+    @classmethod
+    def of(cls, spec: ModelSpec, granularity: str) -> _Draws:
+        model = spec.cls
+        call = st.one_of([op.strategy() for op in spec.operations])
+        per_worker = st.lists(call, min_size=1, max_size=model.max_ops_per_worker)
+        per_op = model.points_per_operation.get(granularity, POINTS_PER_OPERATION[granularity])
+        return cls(
+            call=call,
+            rounds=round_strategy(model.max_workers, per_worker),
+            schedules=schedule_strategy(model.max_workers, per_op * model.max_ops_per_worker),
+            params=st.fixed_dictionaries(dict(model.parameters)),
+        )
+
+
+def run_round(
+    runner: ScenarioRunner, strategy: str, calls: list[list[Call]], schedule: Schedule
+) -> ScenarioRunner:
+    """Run a drawn round under `strategy` (see `HUNT_STRATEGIES`); the runner the scenario
+    goes on in (``dfs`` explores on copies and hands back a fresh one)."""
+    if strategy == "random":
+        runner.parallel(calls, *_fit(schedule, len(calls)))
+    elif strategy == "pct":
+        pct_round(runner, calls, schedule)
+    else:
+        runner, taken, forced = dfs_round(runner, calls)
+        try:
+            runner.parallel(calls, taken, forced=forced)
+        except BaseException:
+            runner.close()  # the caller still holds the closed runner it passed in
+            raise
+    return runner
+
+
 def _new_machine(
     spec: ModelSpec, variant: str, granularity: str, strategy: str
 ) -> tuple[type[RuleBasedStateMachine], _Context]:
     cls = spec.cls
-    call = st.one_of([op.strategy() for op in spec.operations])
-    rounds = round_strategy(
-        cls.max_workers, st.lists(call, min_size=1, max_size=cls.max_ops_per_worker)
-    )
-    per_op = cls.points_per_operation.get(granularity, POINTS_PER_OPERATION[granularity])
-    schedules = schedule_strategy(cls.max_workers, per_op * cls.max_ops_per_worker)
-    params = st.fixed_dictionaries(dict(cls.parameters))
+    draws = _Draws.of(spec, granularity)
     context = _Context()
 
     class Machine(RuleBasedStateMachine):
@@ -213,10 +250,10 @@ def _new_machine(
 
         @initialize(
             seed=st.integers(0, 2**32 - 1),
-            params=params,
-            prelude=st.lists(call, max_size=2),
-            calls=rounds,
-            schedule=schedules,
+            params=draws.params,
+            prelude=st.lists(draws.call, max_size=2),
+            calls=draws.rounds,
+            schedule=draws.schedules,
         )
         def build(
             self,
@@ -238,26 +275,17 @@ def _new_machine(
             )
             for one in prelude:
                 self.runner.sequential(one)
-            self._round(calls, schedule)
+            self.runner = run_round(self.runner, strategy, calls, schedule)
 
-        def _round(self, calls: list[list[Call]], schedule: Schedule) -> None:
-            assert self.runner is not None
-            if strategy == "random":
-                self.runner.parallel(calls, *_fit(schedule, len(calls)))
-            elif strategy == "pct":
-                pct_round(self.runner, calls, schedule)
-            else:
-                self.runner, taken, forced = dfs_round(self.runner, calls)
-                self.runner.parallel(calls, taken, forced=forced)
-
-        @rule(call=call)
+        @rule(call=draws.call)
         def sequential(self, call: Call) -> None:
             assert self.runner is not None
             self.runner.sequential(call)
 
-        @rule(calls=rounds, schedule=schedules)
+        @rule(calls=draws.rounds, schedule=draws.schedules)
         def parallel(self, calls: list[list[Call]], schedule: Schedule) -> None:
-            self._round(calls, schedule)
+            assert self.runner is not None
+            self.runner = run_round(self.runner, strategy, calls, schedule)
 
         def teardown(self) -> None:
             if self.runner is not None:
