@@ -525,7 +525,8 @@ def _current_layout(data: Any) -> dict[str, Any]:
         if "schema" not in data:
             raise _Invalid("", f"not a counterexample: no 'schema' field (this reads {SCHEMA})")
         raise _Invalid("schema", f"{_show(schema)} is not supported (this reads {SCHEMA})")
-    return data
+    layout: dict[str, Any] = data
+    return layout
 
 
 def _validate(data: Any) -> tuple[Failure, str, str]:
