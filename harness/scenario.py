@@ -159,7 +159,7 @@ class ScenarioRunner:
         recorded as the preemptions and free choices it took, so it replays like any other.
         """
         self._world()  # raises if closed
-        step = Step("round", calls, drawn=list(preemptions), noise=noise)
+        step = Step("round", calls)
         self.scenario.append(step)
         self._model_hook("begin_round", len(calls))
         schedule: CountingSource = (
