@@ -47,6 +47,7 @@ from harness.model import ModelSpec
 from harness.runtime.outcome import Preemption
 from harness.runtime.points import GRANULARITIES
 from harness.runtime.trace import UNKNOWN, Trace, TraceEvent
+from harness.settings import MAX_SEED as MAX_SEED  # noqa: PLC0414 (re-exported: the schema bound)
 
 #: The format this harness writes; also the value of every file's ``schema`` field.
 SCHEMA = "harness-counterexample/2"
@@ -61,7 +62,6 @@ MAX_DEPTH = 64
 
 # Bounds of the published schema (docs/artifact.schema.json): far above anything a hunt
 # writes, low enough that a hostile file cannot ask for unbounded work.
-MAX_SEED = 2**64 - 1
 MAX_STEPS = 1_000
 MAX_WORKERS = 64  # the executor's pool size (harness.runtime.executor.MAX_THREADS)
 MAX_CALLS_PER_WORKER = 100
@@ -510,7 +510,9 @@ def _shape(raw: Any) -> None:
         _integer(count, f"shape.calls_per_worker[{i}]", 0, MAX_CALLS_PER_WORKER)
 
 
-def _validate(data: Any) -> tuple[Failure, str, str]:
+def _current_layout(data: Any) -> dict[str, Any]:
+    """`data` in this version's layout (a version 1 file upgraded), or `_Invalid` when it is
+    no counterexample or one of a version this cannot read."""
     if not isinstance(data, dict):
         raise _Invalid("", f"not a counterexample (the top level is {_type_name(data)})")
     if "schema" not in data and data.get("schema_version") == LEGACY_SCHEMA_VERSION:
@@ -523,6 +525,12 @@ def _validate(data: Any) -> tuple[Failure, str, str]:
         if "schema" not in data:
             raise _Invalid("", f"not a counterexample: no 'schema' field (this reads {SCHEMA})")
         raise _Invalid("schema", f"{_show(schema)} is not supported (this reads {SCHEMA})")
+    layout: dict[str, Any] = data
+    return layout
+
+
+def _validate(data: Any) -> tuple[Failure, str, str]:
+    data = _current_layout(data)
     _object(data, "", _TOP_REQUIRED, _TOP_OPTIONAL)
     _string(data["harness_version"], "harness_version", 40)
     python = _string(data["python"], "python", 40)

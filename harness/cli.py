@@ -31,6 +31,7 @@ from harness.machine import HUNT_STRATEGIES
 from harness.model import ModelSpec
 from harness.replay import python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
+from harness.settings import Settings
 from harness.stress.engine import DEFAULT_REPEATS
 from harness.verify_cli import add_verify_parser, run_verify
 
@@ -308,12 +309,21 @@ def _hunt(args: argparse.Namespace) -> int:
     if note is not None:
         print(f"harness: note: {note}", file=sys.stderr)
     colour = not args.json and report.colour_wanted(sys.stdout)
+    settings = Settings(
+        seed=args.seed,
+        max_examples=args.max_examples,
+        granularity=args.points,
+        shrink=not args.no_shrink,
+        strategy=args.strategy,
+        engine=args.engine,
+        repeats=args.repeats,
+    )
     results: list[HuntResult] = []
     paths: dict[str, str] = {}
     interrupt: BaseException | None = None
     for variant in variants:
         keeper = Keeper(artifacts, spec)
-        result, interrupt = _hunt_one(args, spec, variant, keeper)
+        result, interrupt = _hunt_one(args, spec, variant, settings, keeper)
         failure = result.failure or result.first_failure
         if failure is not None:
             saved = keeper.keep(failure) if interrupt is None else keeper.keep_with_values(failure)
@@ -338,7 +348,7 @@ def _hunt(args: argparse.Namespace) -> int:
 
 
 def _hunt_one(
-    args: argparse.Namespace, spec: ModelSpec, variant: str, keeper: Keeper
+    args: argparse.Namespace, spec: ModelSpec, variant: str, settings: Settings, keeper: Keeper
 ) -> tuple[HuntResult, BaseException | None]:
     """Hunt one variant, with a progress line on a terminal; an interrupt comes back with the
     partial result it carries (re-raised when it carries none)."""
@@ -346,18 +356,7 @@ def _hunt_one(
     line = progress.Progress(f"{spec.name}.{variant}", sys.stderr) if show else None
     try:
         with progress.showing(line):
-            result = hunt_spec(
-                spec,
-                variant,
-                seed=args.seed,
-                max_examples=args.max_examples,
-                granularity=args.points,
-                shrink=not args.no_shrink,
-                strategy=args.strategy,
-                on_failure=keeper.found,
-                engine=args.engine,
-                repeats=args.repeats,
-            )
+            result = hunt_spec(spec, variant, settings, on_failure=keeper.found)
     except (KeyboardInterrupt, SystemExit) as exc:
         partial = getattr(exc, "harness_result", None)
         if partial is None:

@@ -189,6 +189,7 @@ def unreached_switches(artifact: Artifact, variant: str, model: str) -> list[str
     from harness.plain import for_params
     from harness.replay import resolve_model
     from harness.scenario import ScenarioRunner
+    from harness.settings import Settings
 
     spec, _ref = resolve_model(artifact, model)
     spec = for_params(spec, artifact.params)
@@ -197,7 +198,7 @@ def unreached_switches(artifact: Artifact, variant: str, model: str) -> list[str
         variant,
         seed=artifact.seed,
         params=artifact.params,
-        granularity=artifact.granularity,
+        settings=Settings(granularity=artifact.granularity),
     )
     try:
         with runner:

@@ -70,12 +70,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness import interrupts
 from harness.artifact import MAX_SEED, Artifact, load
-from harness.errors import BrokenModelError, LimitationError, UsageError
+from harness.errors import BrokenModelError, UsageError
 from harness.failure import Failure
 from harness.hunt import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES, HuntResult, untested_reason
-from harness.interrupts import as_interrupt
+from harness.judge import judged
 from harness.machine import Observer
 from harness.minimize import same_bug
 from harness.model import Model, ModelSpec, operation, validate_model
@@ -84,21 +83,19 @@ from harness.plain import default_instrument
 from harness.replay import EXPLORE_PREFIX, ReplayOutcome, replay_spec
 from harness.runtime import World
 from harness.runtime.clock import real_perf_counter
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
+from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.instrument import resolve_modules
 from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
-from harness.runtime.world import active_world, leave_active_world
+from harness.runtime.world import active_world
 from harness.scenario import replay, replay_failure
 from harness.schedule.base import CountingSource
 from harness.schedule.dfs import ScheduleDiverged, exhaust
 from harness.schedule.drawn import DrawnSchedule
 from harness.schedule.pct import PCTSchedule
+from harness.settings import Settings
 from harness.verdict import (
-    BrokenModel,
     Clean,
     Counterexample,
-    Interrupted,
-    Limitation,
     NotTested,
     Verdict,
 )
@@ -441,9 +438,7 @@ class _Search:
     """One search of a scenario's schedules: what it needs, and what it found."""
 
     spec: ModelSpec
-    granularity: str
-    executor: Executor | None
-    stuck_after: float
+    settings: Settings
     observer: Observer
     schedules: int = 0
     exhausted: bool = False
@@ -458,9 +453,7 @@ class _Search:
             _scenario(self.spec),
             decisions,
             params={},
-            granularity=self.granularity,
-            executor=self.executor,
-            stuck_after=self.stuck_after,
+            settings=self.settings,
             inspect=lambda runner: runner.last_round,
         )
         if failure is not None:
@@ -487,7 +480,15 @@ def run_explore(
     _check_options(strategy, seed, max_examples, bound, granularity)
     started = _real_perf_counter()
     observer = Observer(on_first=on_failure)
-    search = _Search(spec, granularity, executor, stuck_after, observer)
+    settings = Settings(
+        seed=seed,
+        max_examples=max_examples,
+        granularity=granularity,
+        shrink=shrink,
+        stuck_after=stuck_after,
+        executor=executor,
+    )
+    search = _Search(spec, settings, observer)
 
     def result(verdict: Verdict) -> ExploreResult:
         return ExploreResult(
@@ -504,43 +505,24 @@ def run_explore(
             bound=bound if strategy == "dfs" else None,
         )
 
-    was_active = active_world() is not None
-    try:
-        with interrupts.guard():
-            try:
-                with (executor or shared_executor()).pinned():
-                    _search(search, strategy, seed, max_examples, bound)
-                    failure = observer.first
-                    if failure is None:
-                        evidence = observer.coverage.evidence(observer.examples)
-                        reason = untested_reason(spec, evidence)
-                        if reason is not None:
-                            return result(NotTested(spec.name, VARIANT, reason, evidence))
-                        return result(Clean(spec.name, VARIANT, evidence))
-                    if shrink and strategy != "dfs":
-                        failure = _fewest_preemptions(search, failure)
-                    failure = _with_values(search, failure)
-                if on_failure is not None:
-                    on_failure(failure)
-                return result(Counterexample(spec.name, VARIANT, failure, observer.first))
-            except BrokenModelError as exc:
-                interrupts.check()
-                return result(BrokenModel(spec.name, VARIANT, str(exc), exc.where, exc.details))
-            except LimitationError as exc:
-                interrupts.check()
-                return result(Limitation(spec.name, VARIANT, exc.what, exc.where, exc.details))
-    except BaseException as exc:
-        interrupt = as_interrupt(exc)
-        if interrupt is None:
-            raise
-        original = interrupt.original
-        original.harness_result = result(  # type: ignore[attr-defined]
-            Interrupted(spec.name, VARIANT, interrupt.reason, observer.first)
-        )
-        raise original from None
-    finally:
-        if not was_active:
-            leave_active_world()
+    def run() -> ExploreResult:
+        with settings.pool().pinned():
+            _search(search, strategy, seed, max_examples, bound)
+            failure = observer.first
+            if failure is None:
+                evidence = observer.coverage.evidence(observer.examples)
+                reason = untested_reason(spec, evidence)
+                if reason is not None:
+                    return result(NotTested(spec.name, VARIANT, reason, evidence))
+                return result(Clean(spec.name, VARIANT, evidence))
+            if shrink and strategy != "dfs":
+                failure = _fewest_preemptions(search, failure)
+            failure = _with_values(search, failure)
+        if on_failure is not None:
+            on_failure(failure)
+        return result(Counterexample(spec.name, VARIANT, failure, observer.first))
+
+    return judged(spec.name, VARIANT, run, result, lambda: observer.first)
 
 
 def _search(search: _Search, strategy: str, seed: int, max_examples: int, bound: int) -> None:
@@ -582,10 +564,7 @@ def _replay_round(search: _Search, failure: Failure, taken: list[Any]) -> Failur
         seed=failure.seed,
         params=failure.params,
         steps=[replace(race, taken=taken)],
-        granularity=failure.granularity,
-        executor=search.executor,
-        stuck_after=search.stuck_after,
-        capture=False,
+        settings=search.settings.searching().at(failure.granularity),
     )
     return found if found is not None and same_bug(found, failure) else None
 
@@ -616,9 +595,7 @@ def _fewest_preemptions(search: _Search, failure: Failure) -> Failure:
             _scenario(search.spec),
             decisions,
             params={},
-            granularity=search.granularity,
-            executor=search.executor,
-            stuck_after=search.stuck_after,
+            settings=search.settings,
         )
         return found if found is not None and same_bug(found, failure) else None
 
@@ -633,9 +610,7 @@ def _fewest_preemptions(search: _Search, failure: Failure) -> Failure:
 
 def _with_values(search: _Search, failure: Failure) -> Failure:
     """Replay the counterexample once more, recording keys and values in its trace."""
-    again = replay_failure(
-        search.spec, failure, executor=search.executor, stuck_after=search.stuck_after
-    )
+    again = replay_failure(search.spec, failure, search.settings)
     if again is None or not same_bug(again, failure):
         raise BrokenModelError(
             f"scenario {search.spec.name!r} is not deterministic: its counterexample did not "

@@ -41,18 +41,17 @@ Call = tuple[str, dict[str, Any]]
 class Step:
     """One step of a scenario: a sequential call, or a parallel round of workers.
 
-    For a round, `drawn` and `noise` are the schedule as drawn; `taken` is every switch the
-    run actually made, ``(step, thread, point, target)``: replaying `taken` as explicit
-    preemptions reproduces the round exactly, whatever produced it. `call_points[w]` holds
-    worker w's own-point count at each of its call boundaries (before the first call, between
-    calls, after the last one it finished): the minimiser uses it to renumber `taken` when it
-    removes a call. It is a by-product of a run, so counterexample files do not store it.
+    For a round, `taken` is every switch the run actually made, ``(step, thread, point,
+    target)``: replaying `taken` as explicit preemptions reproduces the round exactly,
+    whatever schedule drew it (the drawn schedule itself is not kept: nothing reads it).
+    `call_points[w]` holds worker w's own-point count at each of its call boundaries (before
+    the first call, between calls, after the last one it finished): the minimiser uses it to
+    renumber `taken` when it removes a call. It is a by-product of a run, so counterexample
+    files do not store it.
     """
 
     kind: str  # "sequential" | "round"
     calls: list[list[Call]]  # one list of (op, args) per worker
-    drawn: list[Any] = field(default_factory=list)
-    noise: tuple[int, int] | None = None
     taken: list[Preemption] = field(default_factory=list)
     #: Free choices that were not the lowest runnable thread, ``(step, thread)``: only
     #: strategies other than the drawn schedule make them (`RunResult.forced`).

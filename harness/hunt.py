@@ -9,36 +9,39 @@ final, shrunk `Failure` -- never text parsed from Hypothesis's output.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import HealthCheck, Phase, Verbosity
 from hypothesis import seed as hypothesis_seed
+from hypothesis import settings as HypothesisSettings
 from hypothesis.errors import Flaky
 
 from harness import interrupts
-from harness.artifact import MAX_SEED
 from harness.catalog import find_model, split_variant
-from harness.errors import BrokenModelError, LimitationError, UsageError
+from harness.errors import BrokenModelError, UsageError
 from harness.evidence import Evidence
 from harness.failure import CounterexampleFound, Failure
-from harness.interrupts import as_interrupt
+from harness.judge import judged
 from harness.machine import Observer, build_machine, release_machine, run_machine
 from harness.minimize import minimize, rank, same_bug
 from harness.model import Model, ModelSpec
 from harness.runtime.clock import real_perf_counter
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
-from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
-from harness.runtime.world import active_world, leave_active_world
 from harness.scenario import replay_failure
+from harness.settings import (
+    DEFAULT_MAX_EXAMPLES,
+    DEFAULT_STEPS_PER_EXAMPLE,
+    DEFAULTS,
+    ENGINES,
+    MAX_EXAMPLES,
+    Settings,
+)
 from harness.smoke import smoke, smoke_budget
 from harness.verdict import (
     BrokenModel,
     Clean,
     Counterexample,
     Interrupted,
-    Limitation,
     NotTested,
     Verdict,
 )
@@ -46,14 +49,19 @@ from harness.verdict import (
 # Typed alias: older Hypothesis releases ship this function without annotations.
 _run_machine: Callable[..., None] = run_machine
 
-DEFAULT_MAX_EXAMPLES = 100
-#: The most examples one hunt may ask for: beyond it a run takes days and is a typo.
-MAX_EXAMPLES = 1_000_000
-#: Steps per example: a few rounds are plenty to overlap operations; more only slows shrinking.
-DEFAULT_STEPS_PER_EXAMPLE = 5
-#: "controlled": the deterministic scheduler; "stress": free-running threads whose failures
-#: the controlled engine reproduces (`harness.stress`).
-ENGINES = ("controlled", "stress")
+__all__ = [
+    "DEFAULT_MAX_EXAMPLES",
+    "DEFAULT_STEPS_PER_EXAMPLE",
+    "ENGINES",
+    "MAX_EXAMPLES",
+    "HuntResult",
+    "Settings",
+    "UnknownVariantError",
+    "hunt",
+    "hunt_spec",
+    "resolve",
+    "untested_reason",
+]
 
 
 class UnknownVariantError(UsageError):
@@ -146,22 +154,27 @@ def resolve(model: str | type[Model], variant: str | None) -> tuple[ModelSpec, l
     return spec, [variant]
 
 
-def hunt(model: str | type[Model], variant: str | None = None, **options: Any) -> HuntResult:
+def hunt(
+    model: str | type[Model],
+    variant: str | None = None,
+    *,
+    on_failure: Callable[[Failure], None] | None = None,
+    **options: Any,
+) -> HuntResult:
     """Hunt one variant (the model's default one if none is given) and return the result.
 
     `model` is a model id (``backoffer``, ``backoffer.locked``), ``package.module:Class`` or a
-    `Model` subclass; `options` are those of `hunt_spec` (seed, max_examples, granularity...).
+    `Model` subclass; `options` are the fields of `harness.settings.Settings` (seed,
+    max_examples, granularity, strategy, stuck_after...), checked before anything runs.
     """
     spec, variants = resolve(model, variant)
     chosen = variants[0] if len(variants) == 1 else spec.cls.default_variant()
-    return hunt_spec(spec, chosen, **options)
+    return hunt_spec(spec, chosen, Settings(**options), on_failure=on_failure)
 
 
-def _with_values(
-    spec: ModelSpec, failure: Failure, executor: Executor | None, stuck_after: float
-) -> Failure:
+def _with_values(spec: ModelSpec, failure: Failure, settings: Settings) -> Failure:
     """Replay the final counterexample once more, recording keys and values in its trace."""
-    again = replay_failure(spec, failure, executor=executor, stuck_after=stuck_after)
+    again = replay_failure(spec, failure, replace(settings, capture=True))
     if again is None or not same_bug(again, failure):
         raise BrokenModelError(
             f"model {spec.name!r} is not deterministic: its counterexample did not fail the same "
@@ -173,16 +186,10 @@ def _with_values(
 def _explore(
     spec: ModelSpec,
     variant: str,
+    settings: Settings,
     observer: Observer,
     *,
-    seed: int,
-    max_examples: int,
-    granularity: str,
-    steps_per_example: int,
     hypothesis_shrinks: bool,
-    executor: Executor | None,
-    stuck_after: float,
-    strategy: str = "random",
 ) -> None:
     """One Hypothesis run of the model's machine, reporting to `observer`.
 
@@ -190,21 +197,13 @@ def _explore(
     code doing something the harness cannot control.
     """
     # The smoke phase may have spent part of the budget already (counted in `observer`).
-    max_examples = max(1, max_examples - observer.examples)
-    machine = build_machine(
-        spec,
-        variant,
-        granularity=granularity,
-        executor=executor,
-        observer=observer,
-        stuck_after=stuck_after,
-        strategy=strategy,
-    )
-    machine = hypothesis_seed(seed)(machine)
+    max_examples = max(1, settings.max_examples - observer.examples)
+    machine = build_machine(spec, variant, settings, observer=observer)
+    machine = hypothesis_seed(settings.seed)(machine)
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if hypothesis_shrinks else [])
-    config = settings(
+    config = HypothesisSettings(
         max_examples=max_examples,
-        stateful_step_count=steps_per_example,
+        stateful_step_count=settings.steps_per_example,
         derandomize=False,
         database=None,
         deadline=None,
@@ -215,7 +214,7 @@ def _explore(
         print_blob=False,
     )
     try:
-        with (executor or shared_executor()).pinned():
+        with settings.pool().pinned():
             _run_machine(machine, settings=config)
     except CounterexampleFound:
         pass
@@ -255,18 +254,9 @@ def untested_reason(spec: ModelSpec, evidence: Evidence) -> str | None:
 def hunt_spec(
     spec: ModelSpec,
     variant: str,
+    settings: Settings = DEFAULTS,
     *,
-    seed: int = 0,
-    max_examples: int = DEFAULT_MAX_EXAMPLES,
-    granularity: str = DEFAULT_GRANULARITY,
-    steps_per_example: int = DEFAULT_STEPS_PER_EXAMPLE,
-    shrink: bool = True,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
     on_failure: Callable[[Failure], None] | None = None,
-    strategy: str = "random",
-    engine: str = "controlled",
-    repeats: int | None = None,
 ) -> HuntResult:
     """Hunt, then shrink the first failure with `harness.minimize`; return the verdict.
 
@@ -282,125 +272,77 @@ def hunt_spec(
     an `Interrupted` verdict keeping any failure already found -- as ``exc.harness_result``.
     Whatever happens, the patched `threading` and `time` are restored before returning.
 
-    ``engine="stress"`` runs the scenarios on free-running threads instead, `repeats` rounds
-    per example, and reproduces what they find with this engine (`harness.stress.engine`);
-    `strategy` is the controlled engine's and `repeats` the stress engine's alone.
+    ``settings.engine == "stress"`` runs the scenarios on free-running threads instead,
+    `settings.repeats` rounds per example, and reproduces what they find with this engine
+    (`harness.stress.engine`).
     """
-    check_granularity(granularity)
-    if not isinstance(max_examples, int) or not 1 <= max_examples <= MAX_EXAMPLES:
-        raise UsageError(f"max_examples must be an integer from 1 to {MAX_EXAMPLES}")
-    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise UsageError("seed must be an integer from 0 to 2**64-1")
-    if engine not in ENGINES:
-        raise UsageError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    if engine == "stress":
-        if strategy != "random":
-            raise UsageError(
-                f"strategy {strategy!r} schedules the controlled engine; the stress engine "
-                "runs free threads (its finds are reproduced by its own search)"
-            )
+    if settings.engine == "stress":
         from harness.stress.engine import hunt_stress
 
-        return hunt_stress(spec, variant, seed=seed, max_examples=max_examples,
-                           granularity=granularity, shrink=shrink, repeats=repeats,
-                           executor=executor, stuck_after=stuck_after,
-                           on_failure=on_failure)  # fmt: skip
-    if repeats is not None:
-        raise UsageError("repeats (--repeats) applies to the stress engine only (--engine stress)")
-    explore = partial(
-        _explore,
-        spec,
-        variant,
-        seed=seed,
-        max_examples=max_examples,
-        granularity=granularity,
-        steps_per_example=steps_per_example,
-        executor=executor,
-        stuck_after=stuck_after,
-        strategy=strategy,
-    )
-    started = real_perf_counter()
-    observer = Observer(on_first=on_failure)
-    examples = 0
+        return hunt_stress(spec, variant, settings, on_failure=on_failure)
+    started, observer = real_perf_counter(), Observer(on_first=on_failure)
 
-    def result(verdict: Verdict) -> HuntResult:
+    def result(verdict: Verdict, examples: int) -> HuntResult:
         return HuntResult(
             verdict=verdict,
-            granularity=granularity,
-            seed=seed,
-            examples=examples or observer.examples,
+            granularity=settings.granularity,
+            seed=settings.seed,
+            examples=examples,
             seconds=real_perf_counter() - started,
             first_example=observer.first_example,
             seconds_to_first_failure=observer.first_seconds,
             expected_failure=variant in spec.cls.expect_failure,
         )
 
-    was_active = active_world() is not None
-    try:
-        with interrupts.guard():
-            try:
-                smoke(
-                    spec,
-                    variant,
-                    seed=seed,
-                    granularity=granularity,
-                    executor=executor,
-                    stuck_after=stuck_after,
-                    budget=smoke_budget(max_examples),
-                    observer=observer,
-                )
-                if observer.first is None:
-                    explore(observer, hypothesis_shrinks=False)
-                examples = observer.examples
-                failure = observer.first
-                if failure is None:
-                    evidence = observer.coverage.evidence(examples)
-                    reason = untested_reason(spec, evidence)
-                    if reason is not None:
-                        return result(NotTested(spec.name, variant, reason, evidence))
-                    return result(Clean(spec.name, variant, evidence))
-                if shrink:
-                    failure, more = _shrink(spec, failure, explore, executor, stuck_after)
-                    examples += more
-                failure = _with_values(spec, failure, executor, stuck_after)
-                if on_failure is not None:
-                    on_failure(failure)
-                return result(Counterexample(spec.name, variant, failure, observer.first))
-            except BrokenModelError as exc:
-                interrupts.check()
-                return result(BrokenModel(spec.name, variant, str(exc), exc.where, exc.details))
-            except LimitationError as exc:
-                interrupts.check()
-                return result(Limitation(spec.name, variant, exc.what, exc.where, exc.details))
-    except BaseException as exc:
-        interrupt = as_interrupt(exc)
-        if interrupt is None:
-            raise
-        original = interrupt.original
-        original.harness_result = result(  # type: ignore[attr-defined]
-            Interrupted(spec.name, variant, interrupt.reason, observer.first)
-        )
-        raise original from None
-    finally:
-        if not was_active:
-            leave_active_world()
+    return judged(
+        spec.name,
+        variant,
+        lambda: result(*_search(spec, variant, settings, observer, on_failure)),
+        lambda verdict: result(verdict, observer.examples),
+        lambda: observer.first,
+    )
+
+
+def _search(
+    spec: ModelSpec,
+    variant: str,
+    settings: Settings,
+    observer: Observer,
+    on_failure: Callable[[Failure], None] | None,
+) -> tuple[Verdict, int]:
+    """The smoke phase, then Hypothesis, then shrinking: the verdict of a hunt that was not
+    interrupted, and the examples it ran (a shrinking search's included)."""
+    smoke(spec, variant, settings, budget=smoke_budget(settings.max_examples), observer=observer)
+    if observer.first is None:
+        _explore(spec, variant, settings, observer, hypothesis_shrinks=False)
+    examples = observer.examples
+    failure = observer.first
+    if failure is None:
+        evidence = observer.coverage.evidence(examples)
+        reason = untested_reason(spec, evidence)
+        if reason is not None:
+            return NotTested(spec.name, variant, reason, evidence), examples
+        return Clean(spec.name, variant, evidence), examples
+    if settings.shrink:
+        failure, more = _shrink(spec, variant, failure, settings)
+        examples += more
+    failure = _with_values(spec, failure, settings)
+    if on_failure is not None:
+        on_failure(failure)
+    return Counterexample(spec.name, variant, failure, observer.first), examples
 
 
 def _shrink(
-    spec: ModelSpec,
-    failure: Failure,
-    explore: Callable[..., None],
-    executor: Executor | None,
-    stuck_after: float,
+    spec: ModelSpec, variant: str, failure: Failure, settings: Settings
 ) -> tuple[Failure, int]:
     """Our minimiser first; Hypothesis's shrinker only when that falls short of minimal.
     Returns the smallest failure and the examples the second search ran."""
-    reduced = minimize(spec, failure, executor=executor, stuck_after=stuck_after)
+    reduced = minimize(spec, failure, settings)
     if reduced.looks_minimal():
         return reduced, 0
     again = Observer()
-    explore(again, hypothesis_shrinks=True)
+    _explore(spec, variant, settings, again, hypothesis_shrinks=True)
     if again.last is None:
         return reduced, again.examples
-    other = minimize(spec, again.last, executor=executor, stuck_after=stuck_after)
+    other = minimize(spec, again.last, settings)
     return min(reduced, other, key=rank), again.examples

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from hypothesis import settings as Settings
+from hypothesis import settings as HypothesisSettings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -35,18 +35,17 @@ from hypothesis.stateful import (
 
 from harness import interrupts, progress
 from harness.draws import stable_draws
-from harness.errors import BrokenModelError, UsageError
+from harness.errors import BrokenModelError
 from harness.evidence import Coverage
 from harness.failure import Call, CounterexampleFound, Failure
 from harness.model import Model, ModelSpec
 from harness.runtime.clock import real_perf_counter
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.outcome import RunResult
-from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.scenario import ScenarioRunner
 from harness.schedule.dfs import DfsSchedule, exhaust
 from harness.schedule.drawn import ThreadPreemption
 from harness.schedule.pct import PCTSchedule
+from harness.settings import DEFAULTS, HUNT_STRATEGIES, Settings
 
 #: Most explicit preemptions drawn for one round.
 MAX_PREEMPTIONS = 8
@@ -58,9 +57,9 @@ NOISE_RATES = (4, 8, 16)
 
 Schedule = tuple[list[ThreadPreemption], tuple[int, int] | None]
 
-#: How a drawn round is scheduled: the drawn preemptions and noise (``random``), PCT seeded
-#: from the drawn schedule, or every schedule up to `HUNT_DFS_BOUND` preemptions (``dfs``).
-HUNT_STRATEGIES = ("random", "pct", "dfs")
+__all__ = ["HUNT_STRATEGIES", "Observer", "build_machine", "release_machine", "run_machine"]
+
+#: Preemptions a round explores under the ``dfs`` strategy (see `HUNT_STRATEGIES`).
 HUNT_DFS_BOUND = 2
 #: Schedules one round may take under ``dfs`` before the hunt moves on (an unfinished round
 #: is run once more without preemptions so that the scenario goes on).
@@ -171,8 +170,7 @@ class _Context:
     """What one hunt hands its (shared) machine class: set by `build_machine` before each run."""
 
     observer: Observer | None = None
-    executor: Executor | None = None
-    stuck_after: float = DEFAULT_STUCK_AFTER
+    settings: Settings = DEFAULTS
 
 
 #: Machine classes kept across hunts, per (model class, variant, granularity), at most this
@@ -190,24 +188,18 @@ _machines: dict[
 def build_machine(
     spec: ModelSpec,
     variant: str,
+    settings: Settings = DEFAULTS,
     *,
-    granularity: str = DEFAULT_GRANULARITY,
-    executor: Executor | None = None,
     observer: Observer | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-    strategy: str = "random",
 ) -> type[RuleBasedStateMachine]:
     """The state machine class testing `variant` of the model in `spec`, set up for one hunt.
 
     The class is shared by every hunt of the same model, variant, granularity and strategy
-    (see `_machines`); this call points it at `observer`, `executor` and `stuck_after`, so one
-    hunt at a time may run it (as one World at a time may be active anyway).
+    (see `_machines`); this call points it at `observer` and `settings` (which the examples
+    run without value capture), so one hunt at a time may run it (as one World at a time may
+    be active anyway).
     """
-    check_granularity(granularity)
-    if strategy not in HUNT_STRATEGIES:
-        raise UsageError(
-            f"unknown strategy {strategy!r}: choose one of {', '.join(HUNT_STRATEGIES)}"
-        )
+    granularity, strategy = settings.granularity, settings.strategy
     cls: type[Model] = spec.cls
     if variant not in cls.variants:
         known = ", ".join(cls.variants)
@@ -219,15 +211,34 @@ def build_machine(
             _machines.pop(next(iter(_machines)))
         cached = _machines[key] = _new_machine(spec, variant, granularity, strategy)
     machine, context = cached
-    context.observer, context.executor, context.stuck_after = observer, executor, stuck_after
+    context.observer, context.settings = observer, settings.searching()
     return machine
+
+
+def run_round(
+    runner: ScenarioRunner, strategy: str, calls: list[list[Call]], schedule: Schedule
+) -> ScenarioRunner:
+    """Run a drawn round under `strategy` (see `HUNT_STRATEGIES`); the runner the scenario
+    goes on in (``dfs`` explores on copies and hands back a fresh one)."""
+    if strategy == "random":
+        runner.parallel(calls, *_fit(schedule, len(calls)))
+    elif strategy == "pct":
+        pct_round(runner, calls, schedule)
+    else:
+        runner, taken, forced = dfs_round(runner, calls)
+        try:
+            runner.parallel(calls, taken, forced=forced)
+        except BaseException:
+            runner.close()  # the caller still holds the closed runner it passed in
+            raise
+    return runner
 
 
 def _new_machine(
     spec: ModelSpec, variant: str, granularity: str, strategy: str
 ) -> tuple[type[RuleBasedStateMachine], _Context]:
     cls = spec.cls
-    call, rounds, schedules, params = scenario_strategies(spec, granularity)
+    draws = scenario_strategies(spec, granularity)
     context = _Context()
 
     class Machine(RuleBasedStateMachine):
@@ -239,10 +250,10 @@ def _new_machine(
 
         @initialize(
             seed=st.integers(0, 2**32 - 1),
-            params=params,
-            prelude=st.lists(call, max_size=2),
-            calls=rounds,
-            schedule=schedules,
+            params=draws.params,
+            prelude=st.lists(draws.call, max_size=2),
+            calls=draws.rounds,
+            schedule=draws.schedules,
         )
         def build(
             self,
@@ -258,35 +269,23 @@ def _new_machine(
                 variant,
                 seed=seed,
                 params=params,
-                granularity=granularity,
-                executor=context.executor,
-                stuck_after=context.stuck_after,
+                settings=context.settings,
                 on_failure=observer.failed if observer is not None else None,
                 on_round=observer.round_ran if observer is not None else None,
-                capture=False,
             )
             for one in prelude:
                 self.runner.sequential(one)
-            self._round(calls, schedule)
+            self.runner = run_round(self.runner, strategy, calls, schedule)
 
-        def _round(self, calls: list[list[Call]], schedule: Schedule) -> None:
-            assert self.runner is not None
-            if strategy == "random":
-                self.runner.parallel(calls, *_fit(schedule, len(calls)))
-            elif strategy == "pct":
-                pct_round(self.runner, calls, schedule)
-            else:
-                self.runner, taken, forced = dfs_round(self.runner, calls)
-                self.runner.parallel(calls, taken, forced=forced)
-
-        @rule(call=call)
+        @rule(call=draws.call)
         def sequential(self, call: Call) -> None:
             assert self.runner is not None
             self.runner.sequential(call)
 
-        @rule(calls=rounds, schedule=schedules)
+        @rule(calls=draws.rounds, schedule=draws.schedules)
         def parallel(self, calls: list[list[Call]], schedule: Schedule) -> None:
-            self._round(calls, schedule)
+            assert self.runner is not None
+            self.runner = run_round(self.runner, strategy, calls, schedule)
 
         def teardown(self) -> None:
             if self.runner is not None:
@@ -301,7 +300,7 @@ def release_machine(machine: type[RuleBasedStateMachine]) -> None:
     """Forget the hunt a shared machine class was set up for (its observer, its executor)."""
     for cached, context in _machines.values():
         if cached is machine:
-            context.observer, context.executor = None, None
+            context.observer, context.settings = None, DEFAULTS
 
 
 def pct_round(runner: ScenarioRunner, calls: list[list[Call]], schedule: Schedule) -> None:
@@ -332,11 +331,8 @@ def dfs_round(
             runner.variant,
             seed=runner.seed,
             params=runner.params,
-            granularity=runner.granularity,
-            executor=runner.executor,
-            stuck_after=runner.stuck_after,
+            settings=runner.settings.searching(),
             on_failure=on_failure,
-            capture=False,
         )
         try:
             for step in prior:
@@ -369,7 +365,7 @@ _run_as_test: Callable[..., None] = run_state_machine_as_test
 _machine_test: Callable[..., Any] = get_state_machine_test
 
 
-def run_machine(machine: type[RuleBasedStateMachine], *, settings: Settings) -> None:
+def run_machine(machine: type[RuleBasedStateMachine], *, settings: HypothesisSettings) -> None:
     """`run_state_machine_as_test`, minus the two source digests Hypothesis takes per run.
 
     Hypothesis keys its example database by a hash of the test's source: for a state machine

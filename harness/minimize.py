@@ -28,7 +28,7 @@ The result is 1-minimal for the edits: none of them, alone, keeps the failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -36,17 +36,25 @@ from hypothesis import HealthCheck, settings
 from hypothesis.errors import HypothesisException
 
 from harness.draws import find
+from harness.edits import (
+    Replacement,
+    drop_call,
+    drop_worker,
+    first_worker,
+    observe_after,
+    reduce,
+    sequential,
+    set_up_before,
+    with_args,
+    worker_before,
+)
 from harness.failure import Call, CounterexampleFound, Failure, Step
 from harness.model import ModelSpec
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor
 from harness.runtime.outcome import Preemption
 from harness.scenario import ScenarioRunner, replay
+from harness.settings import DEFAULTS, Settings
 
 T = TypeVar("T")
-
-#: Replays one minimisation may spend (each is one fresh model and the whole scenario,
-#: a millisecond or two for small models).
-DEFAULT_BUDGET = 1500
 
 
 def same_bug(candidate: Failure, original: Failure) -> bool:
@@ -60,92 +68,6 @@ def same_bug(candidate: Failure, original: Failure) -> bool:
 
 def _exception_type(message: str) -> str:
     return message.split(" raised ", 1)[-1].split(":", 1)[0]
-
-
-def _reduce(items: list[T], keeps_failing: Callable[[list[T]], bool], floor: int = 0) -> list[T]:
-    """Delta-debugging style: drop ever smaller chunks while the failure persists."""
-    chunk = max(1, len(items) // 2)
-    while chunk >= 1 and len(items) > floor:
-        i = 0
-        progressed = False
-        while i < len(items) and len(items) > floor:
-            candidate = items[:i] + items[i + chunk :]
-            if len(candidate) >= floor and keeps_failing(candidate):
-                items = candidate
-                progressed = True
-            else:
-                i += chunk
-        if not progressed:
-            chunk //= 2
-    return items
-
-
-# -- edits of one round (pure functions of a Step) -----------------------------------------------
-
-
-def _without_worker(step: Step, worker: int) -> Step:
-    """The round without `worker`; its preemptions go, the others are renumbered."""
-
-    def renumber(t: int) -> int:
-        return t - 1 if t > worker else t
-
-    taken = [
-        Preemption(p.step, renumber(p.thread), p.point, renumber(p.target))
-        for p in step.taken
-        if worker not in (p.thread, p.target)
-    ]
-    return replace(
-        step,
-        calls=step.calls[:worker] + step.calls[worker + 1 :],
-        taken=taken,
-        call_points=step.call_points[:worker] + step.call_points[worker + 1 :],
-    )
-
-
-def _without_call(step: Step, worker: int, index: int) -> Step:
-    """The round without `worker`'s call number `index`.
-
-    The worker's points inside that call disappear, so its preemptions there go and those of
-    its later calls move down by the call's length in points. Without the recorded call
-    boundaries (a round that never ran) the preemptions are kept as they are.
-    """
-    calls = [list(c) for c in step.calls]
-    del calls[worker][index]
-    marks = step.call_points[worker] if worker < len(step.call_points) else []
-    taken = list(step.taken)
-    if index < len(marks):
-        start = marks[index]
-        end = marks[index + 1] if index + 1 < len(marks) else None
-        taken = []
-        for p in step.taken:
-            if p.thread != worker or p.point <= start:
-                taken.append(p)
-            elif end is not None and p.point > end:
-                taken.append(p._replace(point=p.point - (end - start)))
-    points = [list(m) for m in step.call_points]
-    if index < len(marks):
-        points[worker] = []  # stale once a call is gone; the next replay records them anew
-    return replace(step, calls=calls, taken=taken, call_points=points)
-
-
-def _reordered(step: Step, order: list[int]) -> Step:
-    """The round with its workers in `order` (new position i runs old worker order[i])."""
-    position = {old: new for new, old in enumerate(order)}
-    taken = [
-        Preemption(p.step, position[p.thread], p.point, position[p.target]) for p in step.taken
-    ]
-    points = [step.call_points[old] for old in order] if step.call_points else []
-    return replace(step, calls=[step.calls[old] for old in order], taken=taken, call_points=points)
-
-
-def _with_args(step: Step, worker: int, index: int, args: dict[str, Any]) -> Step:
-    calls = [list(c) for c in step.calls]
-    calls[worker][index] = (calls[worker][index][0], args)
-    return replace(step, calls=calls)
-
-
-def _sequential(calls: list[Call]) -> list[Step]:
-    return [Step("sequential", [[call]]) for call in calls]
 
 
 def rank(failure: Failure) -> tuple[int, int, int, int, int]:
@@ -174,36 +96,31 @@ _VALUE_SETTINGS = settings(
 _NONE = object()
 
 
-class Minimizer:
-    """Reduces one failure by replaying variations of its scenario."""
+class _Replays:
+    """One failure being reduced: its best scenario so far, and replays of variations of
+    it within the budget."""
 
     def __init__(
         self,
         spec: ModelSpec,
         failure: Failure,
-        *,
-        executor: Executor | None = None,
-        stuck_after: float = DEFAULT_STUCK_AFTER,
-        budget: int = DEFAULT_BUDGET,
+        settings: Settings = DEFAULTS,
     ) -> None:
+        """`settings.budget` caps the replays; each runs at the failure's granularity."""
         self.spec = spec
         self.original = failure
         self.best = failure
-        self.executor = executor
-        self.stuck_after = stuck_after
-        self.budget = budget
+        self.settings = settings.at(failure.granularity).searching()
+        self.budget = settings.budget
         self.replays = 0
         self._values: dict[tuple[str, str, str], Any] = {}
 
     def _context(self) -> dict[str, Any]:
-        """What every replay of this failure shares: seed, parameters, granularity, runtime."""
+        """What every replay of this failure shares: seed, parameters, settings."""
         return {
             "seed": self.original.seed,
             "params": self.original.params,
-            "granularity": self.original.granularity,
-            "executor": self.executor,
-            "stuck_after": self.stuck_after,
-            "capture": False,
+            "settings": self.settings,
         }
 
     @property
@@ -249,99 +166,6 @@ class Minimizer:
             sum(len(s.taken) for s in rounds),
         )
 
-    def run(self) -> Failure:
-        """Edits to a fixpoint; then searches, each success followed by edits again."""
-        self._edits()
-        while not self._spent and self._search():
-            self._edits()
-        return self.best
-
-    # -- edits -----------------------------------------------------------------------------
-
-    def _edits(self) -> None:
-        before = None
-        while before != self._size() and not self._spent:
-            before = self._size()
-            _reduce(list(self.best.scenario), self._try, floor=1)
-            self._serialise_set_up_rounds()
-            for index in range(len(self.best.scenario)):
-                if index < len(self.best.scenario) and self.best.scenario[index].kind == "round":
-                    self._reduce_round(index)
-            self._reorder_failing_round()
-            self._simplify_values()
-
-    def _with_step(self, index: int, *replacement: Step) -> list[Step]:
-        steps = list(self.best.scenario)
-        steps[index : index + 1] = replacement
-        return steps
-
-    def _serialise_set_up_rounds(self) -> None:
-        """A round before the failing one that only sets state up reads better as calls."""
-        index = 0
-        while index < len(self.best.scenario) - 1 and not self._spent:
-            step = self.best.scenario[index]
-            if step.kind == "round":
-                calls = [call for worker in step.calls for call in worker]
-                if self._try(self._with_step(index, *_sequential(calls))):
-                    continue  # the scenario changed; look at the same index again
-            index += 1
-
-    def _round(self, index: int) -> Step | None:
-        steps = self.best.scenario
-        return steps[index] if index < len(steps) and steps[index].kind == "round" else None
-
-    def _reduce_round(self, index: int) -> None:
-        for edit in self._round_edits(index):
-            if self._spent:
-                return
-            self._try(edit)
-
-    def _round_edits(self, index: int) -> Iterator[list[Step]]:
-        """Edits of the round at `index`, each built from the current best (so after a
-        success the next one starts from the smaller round)."""
-        # Workers: drop each (preemptions involving it go too; the rest are renumbered).
-        for worker in reversed(range(len(self.best.scenario[index].calls))):
-            step = self._round(index)
-            if step is not None and step.workers > 2 and worker < step.workers:
-                yield self._with_step(index, _without_worker(step, worker))
-        # Calls: drop each, last first, keeping one per worker.
-        for worker in range(len(self.best.scenario[index].calls)):
-            for call in reversed(range(len(self.best.scenario[index].calls[worker]))):
-                step = self._round(index)
-                if step is None or worker >= step.workers:
-                    return
-                if len(step.calls[worker]) > 1 and call < len(step.calls[worker]):
-                    yield self._with_step(index, _without_call(step, worker, call))
-        # Set-up inside the round: a worker's first call, or a whole worker, run before it.
-        for worker in reversed(range(len(self.best.scenario[index].calls))):
-            step = self._round(index)
-            if step is None or worker >= step.workers:
-                return
-            if len(step.calls[worker]) > 1:
-                # The last call may only be observing the race: after the round it still can.
-                last = len(step.calls[worker]) - 1
-                observe = _sequential(step.calls[worker][last:])
-                yield self._with_step(index, _without_call(step, worker, last), *observe)
-                step = self._round(index)
-                if step is None or worker >= step.workers or len(step.calls[worker]) < 2:
-                    continue
-                first = step.calls[worker][0]
-                yield self._with_step(index, *_sequential([first]), _without_call(step, worker, 0))
-            elif step.workers > 2:
-                moved = step.calls[worker]
-                yield self._with_step(index, *_sequential(moved), _without_worker(step, worker))
-        # Preemptions: the ones the failure does not need.
-        step = self._round(index)
-        if step is not None and step.taken:
-
-            def keeps_taken(taken: list[Preemption]) -> bool:
-                current = self._round(index)
-                return current is not None and self._try(
-                    self._with_step(index, replace(current, taken=taken))
-                )
-
-            _reduce(list(step.taken), keeps_taken)
-
     def _calls(self) -> Iterator[tuple[int, int, int, Call]]:
         """Every call of the best scenario as (step index, worker, call index, call)."""
         for index, step in enumerate(self.best.scenario):
@@ -349,37 +173,19 @@ class Minimizer:
                 for position, call in enumerate(calls):
                     yield index, worker, position, call
 
-    def _simplify_values(self) -> None:
-        """Each argument to the simplest value its strategy draws, where the bug survives.
+    def _with_step(self, index: int, *replacement: Step) -> list[Step]:
+        return self._replacing(index, (list(replacement), 0))[0]
 
-        Equal values change together first: two calls race on one key only while they share
-        it, so changing one at a time would never get past the first.
-        """
-        groups: dict[tuple[str, str, str], list[tuple[int, int, int]]] = {}
-        for index, worker, position, (op, args) in self._calls():
-            for arg, value in args.items():
-                groups.setdefault((op, arg, repr(value)), []).append((index, worker, position))
-        for (op, arg, _value), places in groups.items():
-            simplest = self._value(op, arg, [])
-            if self._spent or simplest is _NONE:
-                return
-            if repr(simplest) == _value:
-                continue
-            if self._try(self._with_value(places, arg, simplest)) or len(places) == 1:
-                continue
-            for place in places:
-                self._try(self._with_value([place], arg, simplest))
-
-    def _with_value(self, places: list[tuple[int, int, int]], arg: str, value: Any) -> list[Step]:
-        """The best scenario with `arg` set to `value` in the calls at `places`."""
+    def _replacing(self, index: int, edit: Replacement) -> tuple[list[Step], int]:
+        """The best scenario with `edit` in place of its step `index`, and where the edited
+        round is in it."""
         steps = list(self.best.scenario)
-        for index, worker, position in places:
-            if index < len(steps) and worker < steps[index].workers:
-                calls = steps[index].calls[worker]
-                if position < len(calls) and arg in calls[position][1]:
-                    args = {**calls[position][1], arg: value}
-                    steps[index] = _with_args(steps[index], worker, position, args)
-        return steps
+        steps[index : index + 1] = edit[0]
+        return steps, index + edit[1]
+
+    def _round(self, index: int) -> Step | None:
+        steps = self.best.scenario
+        return steps[index] if index < len(steps) and steps[index].kind == "round" else None
 
     def _race_index(self) -> int | None:
         """Where the last parallel round is in the best scenario."""
@@ -388,26 +194,9 @@ class Minimizer:
                 return index
         return None
 
-    def _reorder_failing_round(self) -> None:
-        """Worker 0 always runs first, so a race that another worker starts costs a switch
-        more than it needs: try each worker first (its preemptions follow it)."""
-        index = self._race_index()
-        step = None if index is None else self._round(index)
-        if index is None or step is None or len(step.taken) <= 1:
-            return
-        for first in range(1, step.workers):
-            current = self._round(index)
-            if current is None or len(current.taken) <= 1 or first >= current.workers:
-                return
-            order = [first, *(w for w in range(current.workers) if w != first)]
-            before = len(current.taken)
-            if self._try(self._with_step(index, _reordered(current, order))):
-                self._reduce_round(index)
-                race = self.best.race
-                if race is not None and len(race.taken) < before:
-                    return
 
-    # -- searches ----------------------------------------------------------------------------
+class _Searches(_Replays):
+    """The search moves (see the module docstring): an edit whose switch must move."""
 
     def _search(self) -> bool:
         """Find one edit that fails again, smaller, with the switch elsewhere."""
@@ -431,21 +220,12 @@ class Minimizer:
     def _search_candidates(self, index: int) -> Iterator[tuple[list[Step], int]]:
         """The edits worth a search, smallest result first, each with where its round is."""
         step = self.best.scenario[index]
-        before, after = self.best.scenario[:index], self.best.scenario[index + 1 :]
-        for worker in reversed(range(step.workers)):
-            if step.workers > 2:
-                yield [*before, _without_worker(step, worker), *after], index
+        edits = [drop_worker(step, worker) for worker in reversed(range(step.workers))]
         for worker in range(step.workers):
-            for call in reversed(range(len(step.calls[worker]))):
-                if len(step.calls[worker]) > 1:
-                    yield [*before, _without_call(step, worker, call), *after], index
+            edits += [drop_call(step, worker, c) for c in reversed(range(len(step.calls[worker])))]
         for worker in range(step.workers):
-            calls = step.calls[worker]
-            if len(calls) > 1:
-                setup, observe = _sequential(calls[:1]), _sequential(calls[-1:])
-                yield [*before, *setup, _without_call(step, worker, 0), *after], index + 1
-                last_call = _without_call(step, worker, len(calls) - 1)
-                yield [*before, last_call, *observe, *after], index
+            edits += [set_up_before(step, worker), observe_after(step, worker)]
+        yield from (self._replacing(index, edit) for edit in edits if edit is not None)
         # A step that set state up (or looked at it) may go if the switch moves: without it
         # the threads reach their points at other counts.
         for other in range(len(self.best.scenario)):
@@ -454,11 +234,12 @@ class Minimizer:
                 yield steps, index - 1 if other < index else index
         if len(step.taken) > 1:
             for first in range(step.workers):
-                order = [first, *(w for w in range(step.workers) if w != first)]
-                yield [*before, _reordered(step, order), *after], index
+                edit = first_worker(step, first)
+                if edit is not None:
+                    yield self._replacing(index, edit)
         if not self.best.looks_minimal():
             for edited in self._fresh_argument_candidates(step):
-                yield [*before, edited, *after], index
+                yield self._replacing(index, ([edited], 0))
 
     def _fresh_argument_candidates(self, step: Step) -> Iterator[Step]:
         """The racing round with one argument changed to a value no other call uses."""
@@ -472,7 +253,7 @@ class Minimizer:
                 for arg in args:
                     fresh = self._value(op, arg, used[arg])
                     if fresh is not _NONE:
-                        yield _with_args(step, worker, position, {**args, arg: fresh})
+                        yield with_args(step, worker, position, {**args, arg: fresh})
 
     def _search_one_preemption(self, steps: list[Step], index: int, below: tuple[int, ...]) -> bool:
         """Find at most one preemption for the round at `index` that makes `steps` fail the
@@ -512,13 +293,145 @@ class Minimizer:
         return counts
 
 
+class Minimizer(_Searches):
+    """Reduces one failure by replaying variations of its scenario."""
+
+    def run(self) -> Failure:
+        """Edits to a fixpoint; then searches, each success followed by edits again."""
+        self._edits()
+        while not self._spent and self._search():
+            self._edits()
+        return self.best
+
+    def _edits(self) -> None:
+        before = None
+        while before != self._size() and not self._spent:
+            before = self._size()
+            reduce(list(self.best.scenario), self._try, floor=1)
+            self._serialise_set_up_rounds()
+            for index in range(len(self.best.scenario)):
+                if index < len(self.best.scenario) and self.best.scenario[index].kind == "round":
+                    self._reduce_round(index)
+            self._reorder_failing_round()
+            self._simplify_values()
+
+    def _serialise_set_up_rounds(self) -> None:
+        """A round before the failing one that only sets state up reads better as calls."""
+        index = 0
+        while index < len(self.best.scenario) - 1 and not self._spent:
+            step = self.best.scenario[index]
+            if step.kind == "round":
+                calls = [call for worker in step.calls for call in worker]
+                if self._try(self._with_step(index, *sequential(calls))):
+                    continue  # the scenario changed; look at the same index again
+            index += 1
+
+    def _reduce_round(self, index: int) -> None:
+        for edit in self._round_edits(index):
+            if self._spent:
+                return
+            self._try(edit)
+
+    def _round_edits(self, index: int) -> Iterator[list[Step]]:
+        """Edits of the round at `index`, each built from the current best (so after a
+        success the next one starts from the smaller round)."""
+        # Workers: drop each (preemptions involving it go too; the rest are renumbered).
+        for worker in reversed(range(len(self.best.scenario[index].calls))):
+            step = self._round(index)
+            edit = None if step is None else drop_worker(step, worker)
+            if edit is not None:
+                yield self._replacing(index, edit)[0]
+        # Calls: drop each, last first, keeping one per worker.
+        for worker in range(len(self.best.scenario[index].calls)):
+            for call in reversed(range(len(self.best.scenario[index].calls[worker]))):
+                step = self._round(index)
+                if step is None or worker >= step.workers:
+                    return
+                edit = drop_call(step, worker, call)
+                if edit is not None:
+                    yield self._replacing(index, edit)[0]
+        # Set-up inside the round: a worker's last call after it, its first call or a whole
+        # one-call worker before it.
+        for worker in reversed(range(len(self.best.scenario[index].calls))):
+            step = self._round(index)
+            if step is None or worker >= step.workers:
+                return
+            edit = observe_after(step, worker) or worker_before(step, worker)
+            if edit is not None:
+                yield self._replacing(index, edit)[0]
+            if len(step.calls[worker]) > 1:
+                step = self._round(index)
+                edit = None if step is None else set_up_before(step, worker)
+                if edit is not None:
+                    yield self._replacing(index, edit)[0]
+        # Preemptions: the ones the failure does not need.
+        step = self._round(index)
+        if step is not None and step.taken:
+
+            def keeps_taken(taken: list[Preemption]) -> bool:
+                current = self._round(index)
+                return current is not None and self._try(
+                    self._with_step(index, replace(current, taken=taken))
+                )
+
+            reduce(list(step.taken), keeps_taken)
+
+    def _simplify_values(self) -> None:
+        """Each argument to the simplest value its strategy draws, where the bug survives.
+
+        Equal values change together first: two calls race on one key only while they share
+        it, so changing one at a time would never get past the first.
+        """
+        groups: dict[tuple[str, str, str], list[tuple[int, int, int]]] = {}
+        for index, worker, position, (op, args) in self._calls():
+            for arg, value in args.items():
+                groups.setdefault((op, arg, repr(value)), []).append((index, worker, position))
+        for (op, arg, _value), places in groups.items():
+            simplest = self._value(op, arg, [])
+            if self._spent or simplest is _NONE:
+                return
+            if repr(simplest) == _value:
+                continue
+            if self._try(self._with_value(places, arg, simplest)) or len(places) == 1:
+                continue
+            for place in places:
+                self._try(self._with_value([place], arg, simplest))
+
+    def _with_value(self, places: list[tuple[int, int, int]], arg: str, value: Any) -> list[Step]:
+        """The best scenario with `arg` set to `value` in the calls at `places`."""
+        steps = list(self.best.scenario)
+        for index, worker, position in places:
+            if index < len(steps) and worker < steps[index].workers:
+                calls = steps[index].calls[worker]
+                if position < len(calls) and arg in calls[position][1]:
+                    args = {**calls[position][1], arg: value}
+                    steps[index] = with_args(steps[index], worker, position, args)
+        return steps
+
+    def _reorder_failing_round(self) -> None:
+        """Worker 0 always runs first, so a race that another worker starts costs a switch
+        more than it needs: try each worker first (its preemptions follow it)."""
+        index = self._race_index()
+        step = None if index is None else self._round(index)
+        if index is None or step is None or len(step.taken) <= 1:
+            return
+        for first in range(1, step.workers):
+            current = self._round(index)
+            if current is None or len(current.taken) <= 1 or first >= current.workers:
+                return
+            edit = first_worker(current, first)
+            before = len(current.taken)
+            if edit is not None and self._try(self._replacing(index, edit)[0]):
+                self._reduce_round(index)
+                race = self.best.race
+                if race is not None and len(race.taken) < before:
+                    return
+
+
 def minimize(
     spec: ModelSpec,
     failure: Failure,
-    *,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-    budget: int = DEFAULT_BUDGET,
+    settings: Settings = DEFAULTS,
 ) -> Failure:
     """The smallest failure reachable from `failure` by removing parts of its scenario."""
-    return Minimizer(spec, failure, executor=executor, stuck_after=stuck_after, budget=budget).run()
+    return Minimizer(spec, failure, settings).run()

@@ -347,50 +347,10 @@ def validate_model(cls: Any, origin: str = "") -> ModelSpec:
     if not ops:
         raise ModelDefinitionError(f"{where} declares no @operation")
     for op in ops:
-        sig = inspect.signature(op.func)
-        params = list(sig.parameters.values())[1 + op.takes_worker :]
-        for param in params:
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise ModelDefinitionError(
-                    f"{where}: operation {op.name} takes *args/**kwargs; name its arguments"
-                )
-            if param.name not in op.strategies and param.default is param.empty:
-                raise ModelDefinitionError(
-                    f"{where}: operation {op.name} has no strategy for argument {param.name!r}"
-                )
-        for arg, values in op.domain.items():
-            if arg not in sig.parameters or arg == "worker":
-                raise ModelDefinitionError(
-                    f"{where}: operation {op.name} declares a domain for {arg!r}, "
-                    "which is not one of its arguments"
-                )
-            if not values:
-                raise ModelDefinitionError(
-                    f"{where}: operation {op.name} declares an empty domain for {arg!r}"
-                )
-        for arg, strategy in op.strategies.items():
-            if arg not in sig.parameters:
-                raise ModelDefinitionError(
-                    f"{where}: operation {op.name} has a strategy for {arg!r}, "
-                    "which is not one of its arguments"
-                )
-            if not isinstance(strategy, SearchStrategy):
-                raise ModelDefinitionError(
-                    f"{where}: operation {op.name} argument {arg!r} needs a Hypothesis "
-                    f"strategy, got {strategy!r}"
-                )
+        _check_operation(op, where)
     invariants = cls.invariants()
     for inv in invariants:
-        required = [
-            p
-            for p in list(inspect.signature(inv.func).parameters.values())[1:]
-            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-        if required:
-            raise ModelDefinitionError(
-                f"{where}: invariant {inv.name} must take only self, "
-                f"but also requires {', '.join(p.name for p in required)}"
-            )
+        _check_invariant(inv, where)
     for name, strategy in cls.parameters.items():
         if not isinstance(strategy, SearchStrategy):
             raise ModelDefinitionError(
@@ -404,3 +364,54 @@ def validate_model(cls: Any, origin: str = "") -> ModelSpec:
     except UsageError as exc:
         raise ModelDefinitionError(f"{where}: instrument: {exc}") from None
     return ModelSpec(cls, origin or f"{cls.__module__}:{cls.__qualname__}", ops, invariants)
+
+
+def _check_operation(op: Operation, where: str) -> None:
+    """An operation's arguments: each named, each drawn (a strategy or a default), and every
+    declared domain and strategy for one of them."""
+    sig = inspect.signature(op.func)
+    params = list(sig.parameters.values())[1 + op.takes_worker :]
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise ModelDefinitionError(
+                f"{where}: operation {op.name} takes *args/**kwargs; name its arguments"
+            )
+        if param.name not in op.strategies and param.default is param.empty:
+            raise ModelDefinitionError(
+                f"{where}: operation {op.name} has no strategy for argument {param.name!r}"
+            )
+    for arg, values in op.domain.items():
+        if arg not in sig.parameters or arg == "worker":
+            raise ModelDefinitionError(
+                f"{where}: operation {op.name} declares a domain for {arg!r}, "
+                "which is not one of its arguments"
+            )
+        if not values:
+            raise ModelDefinitionError(
+                f"{where}: operation {op.name} declares an empty domain for {arg!r}"
+            )
+    for arg, strategy in op.strategies.items():
+        if arg not in sig.parameters:
+            raise ModelDefinitionError(
+                f"{where}: operation {op.name} has a strategy for {arg!r}, "
+                "which is not one of its arguments"
+            )
+        if not isinstance(strategy, SearchStrategy):
+            raise ModelDefinitionError(
+                f"{where}: operation {op.name} argument {arg!r} needs a Hypothesis "
+                f"strategy, got {strategy!r}"
+            )
+
+
+def _check_invariant(inv: Invariant, where: str) -> None:
+    """An invariant is called with the model alone."""
+    required = [
+        p
+        for p in list(inspect.signature(inv.func).parameters.values())[1:]
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if required:
+        raise ModelDefinitionError(
+            f"{where}: invariant {inv.name} must take only self, "
+            f"but also requires {', '.join(p.name for p in required)}"
+        )

@@ -464,58 +464,13 @@ def plain_spec(
     Raises `PlainClassError` for anything that is not a usable class or option; the
     constructor itself is only called inside a hunt (a crash there is a broken-model verdict).
     """
-    if not isinstance(cls, type):
-        raise PlainClassError(
-            f"a plain-class hunt needs a class, got {cls!r} ({type(cls).__name__})"
-        )
-    if issubclass(cls, Model):
-        raise PlainClassError(
-            f"{cls.__qualname__} is a harness Model: hunt it as a model (harness.hunt.hunt), "
-            "the plain-class options do not apply"
-        )
-    if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
-        raise PlainClassError(f"args must be a tuple of constructor arguments, got {args!r}")
+    _check_target(cls, args, kwargs)
     kwargs = {} if kwargs is None else kwargs
-    if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
-        raise PlainClassError(f"kwargs must map argument names to values, got {kwargs!r}")
-    if isinstance(methods, str):
-        methods = [m.strip() for m in methods.split(",") if m.strip()]
     if isinstance(instrument, str):
         instrument = (instrument,)
     ref = f"{cls.__module__}:{cls.__qualname__}"
     overrides = _split_strategies(cls, strategies or {})
-    if methods is not None:
-        chosen = list(dict.fromkeys(methods))
-        for name in chosen:
-            if not isinstance(name, str) or not callable(getattr(cls, name, None)):
-                raise PlainClassError(f"methods: {cls.__qualname__} has no method {name!r}")
-            if name.startswith("_") and getattr(object, name, None) is not None:
-                raise PlainClassError(
-                    f"methods: {name} is Python's object protocol, not an operation"
-                )
-    else:
-        chosen = _candidates(cls)
-    calls: dict[str, Method] = {}
-    drawn: dict[str, dict[str, SearchStrategy[Any]]] = {}
-    skipped: dict[str, str] = {}
-    for name in chosen:
-        plan = _plan(cls, name, overrides.get(name, {}))
-        if isinstance(plan, str):
-            skipped[name] = plan
-        else:
-            calls[name], drawn[name] = plan
-    if not drawn:
-        why = (
-            f"none of its methods can be called with drawn arguments ({_note(skipped)})"
-            if skipped
-            else "it has no public method to call"
-        )
-        raise PlainClassError(
-            f"class {ref} cannot be hunted: {why}; name methods with methods=[...] / --methods "
-            "and give argument strategies with strategies={'method.arg': ...}"
-        )
-    for name in _callables(cls):
-        calls.setdefault(name, _replay_method(cls, name))
+    calls, drawn, skipped = _operations(cls, _chosen_methods(cls, methods), overrides)
     parameters: dict[str, SearchStrategy[Any]] = {
         "args": st.just(tuple(args)),
         "kwargs": st.just(dict(kwargs)),
@@ -542,6 +497,73 @@ def plain_spec(
     # The origin is always the importable `module:Class` (a file path given on the command
     # line is imported by its module name): what files record and replay names.
     return validate_model(model, ref)
+
+
+def _check_target(cls: Any, args: Any, kwargs: Any) -> None:
+    """Raise `PlainClassError` unless `cls` is a class (not a Model) and the constructor
+    arguments have the right shape."""
+    if not isinstance(cls, type):
+        raise PlainClassError(
+            f"a plain-class hunt needs a class, got {cls!r} ({type(cls).__name__})"
+        )
+    if issubclass(cls, Model):
+        raise PlainClassError(
+            f"{cls.__qualname__} is a harness Model: hunt it as a model (harness.hunt.hunt), "
+            "the plain-class options do not apply"
+        )
+    if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
+        raise PlainClassError(f"args must be a tuple of constructor arguments, got {args!r}")
+    kwargs = {} if kwargs is None else kwargs
+    if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+        raise PlainClassError(f"kwargs must map argument names to values, got {kwargs!r}")
+
+
+def _chosen_methods(cls: type, methods: Sequence[str] | str | None) -> list[str]:
+    """The methods to hunt: the ones named (each checked), else every public one."""
+    if methods is None:
+        return _candidates(cls)
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    chosen = list(dict.fromkeys(methods))
+    for name in chosen:
+        if not isinstance(name, str) or not callable(getattr(cls, name, None)):
+            raise PlainClassError(f"methods: {cls.__qualname__} has no method {name!r}")
+        if name.startswith("_") and getattr(object, name, None) is not None:
+            raise PlainClassError(f"methods: {name} is Python's object protocol, not an operation")
+    return chosen
+
+
+Drawn = dict[str, dict[str, SearchStrategy[Any]]]
+
+
+def _operations(
+    cls: type, chosen: list[str], overrides: Drawn
+) -> tuple[dict[str, Method], Drawn, dict[str, str]]:
+    """How to call each method (the drawn ones, and every other one a file may replay), the
+    strategies of the drawn ones, and why each method left out was left out."""
+    calls: dict[str, Method] = {}
+    drawn: Drawn = {}
+    skipped: dict[str, str] = {}
+    for name in chosen:
+        plan = _plan(cls, name, overrides.get(name, {}))
+        if isinstance(plan, str):
+            skipped[name] = plan
+        else:
+            calls[name], drawn[name] = plan
+    if not drawn:
+        why = (
+            f"none of its methods can be called with drawn arguments ({_note(skipped)})"
+            if skipped
+            else "it has no public method to call"
+        )
+        raise PlainClassError(
+            f"class {cls.__module__}:{cls.__qualname__} cannot be hunted: {why}; name methods "
+            "with methods=[...] / --methods and give argument strategies with "
+            "strategies={'method.arg': ...}"
+        )
+    for name in _callables(cls):
+        calls.setdefault(name, _replay_method(cls, name))
+    return calls, drawn, skipped
 
 
 def _note(skipped: Mapping[str, str]) -> str:
@@ -673,12 +695,14 @@ def hunt_class(
 ) -> HuntResult:
     """Hunt `cls`'s races with no model: ``harness.hunt_class(LRUCache, args=(3,))``.
 
-    `options` are those of `harness.hunt.hunt_spec` (seed, max_examples, granularity...).
-    Methods left out are reported with a `PlainClassWarning`.
+    `options` are the fields of `harness.settings.Settings` (seed, max_examples,
+    granularity...) and `on_failure`, as for `harness.hunt.hunt`. Methods left out are
+    reported with a `PlainClassWarning`.
     """
     import warnings
 
     from harness.hunt import hunt_spec
+    from harness.settings import Settings
 
     spec = plain_spec(
         cls, args=args, kwargs=kwargs, methods=methods, strategies=strategies, instrument=instrument
@@ -687,7 +711,8 @@ def hunt_class(
     note = skipped_note(spec)
     if note is not None:
         warnings.warn(note, PlainClassWarning, stacklevel=2)
-    return hunt_spec(spec, VARIANT, **options)
+    on_failure = options.pop("on_failure", None)
+    return hunt_spec(spec, VARIANT, Settings(**options), on_failure=on_failure)
 
 
 class PlainClassWarning(UserWarning):

@@ -42,6 +42,7 @@ from harness.errors import UsageError
 from harness.hunt import ENGINES, HuntResult, hunt_spec
 from harness.replay import EXPLORE_PREFIX, EXPLORE_REPLAY
 from harness.runtime.points import GRANULARITIES
+from harness.settings import Settings
 
 MARKER_KEYS = frozenset(
     {"points", "max_examples", "seed", "expect", "variant", "engine", "repeats"}
@@ -292,23 +293,19 @@ def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., Any]:
         seed = options.get("seed")
         if seed is None:
             seed = test_seed(_run_seed(config), request.node.nodeid)
-        results = []
-        engine = options.get("engine") or _option(config, "engine")
-        if options.get("repeats") is not None and engine != "stress":
-            pytest.fail(
-                f"harness_hunt: repeats= applies to the stress engine only (engine is {engine!r})",
-                pytrace=False,
-            )
-        for variant in variants:
-            result = hunt_spec(
-                spec,
-                variant,
+        try:
+            knobs = Settings(
                 seed=int(seed),
                 max_examples=int(examples),
                 granularity=options.get("points") or _option(config, "points"),
-                engine=engine,
+                engine=options.get("engine") or _option(config, "engine"),
                 repeats=options.get("repeats"),
             )
+        except UsageError as exc:  # repeats= without the stress engine, for one
+            pytest.fail(f"harness_hunt: {exc}", pytrace=False)
+        results = []
+        for variant in variants:
+            result = hunt_spec(spec, variant, knobs)
             expect = options.get("expect", "counterexample" if result.expected_failure else "pass")
             _judge(request, result, expect if every else options.get("expect", "pass"), artifacts)
             results.append(result)

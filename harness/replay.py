@@ -35,6 +35,7 @@ from harness.model import ModelSpec
 from harness.plain import for_params
 from harness.runtime.trace import Trace
 from harness.scenario import replay
+from harness.settings import Settings
 
 #: Ids of `harness.explore` scenarios start with this; their files name no code (empty
 #: `model_ref`), so they replay only from Python, with the callables the user passes again.
@@ -205,7 +206,7 @@ def replay_spec(
             seed=artifact.seed,
             params=artifact.params,
             steps=artifact.steps,
-            granularity=artifact.granularity,
+            settings=Settings(granularity=artifact.granularity),
         )
     except BrokenModelError as exc:
         raise UsageError(f"broken model {spec.name}.{chosen}: {exc}") from None

@@ -24,20 +24,12 @@ from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Call, CounterexampleFound, Failure, Step
 from harness.linearizability import Replica, linearize
 from harness.model import Model, ModelSpec, OpRecord
-from harness.runtime.executor import (
-    DEFAULT_STUCK_AFTER,
-    Executor,
-    RoundExecutor,
-    shared_executor,
-)
-from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck, WorkerError
+from harness.runtime.outcome import Livelock, RunResult, Stuck
 from harness.runtime.trace import Trace
 from harness.runtime.world import UncontrolledThreadError, World
 from harness.schedule.base import CountingSource
 from harness.schedule.drawn import DrawnSchedule, ThreadPreemption
-
-#: Scheduling points one round may take before it is called a livelock.
-ROUND_MAX_STEPS = 20_000
+from harness.settings import DEFAULTS, Settings
 
 
 class ScenarioRunner:
@@ -50,29 +42,21 @@ class ScenarioRunner:
         *,
         seed: int,
         params: dict[str, Any],
-        granularity: str,
-        executor: RoundExecutor | None = None,
-        stuck_after: float = DEFAULT_STUCK_AFTER,
-        max_steps: int = ROUND_MAX_STEPS,
+        settings: Settings = DEFAULTS,
         on_failure: Callable[[Failure], None] | None = None,
         on_round: Callable[[RunResult], None] | None = None,
-        capture: bool = True,
     ) -> None:
-        """`capture` records keys and values in traces; hunting leaves it off for speed (about
-        half the cost of a point at `access`) and the final counterexample is replayed with it.
-        """
+        """`seed` and `params` are the example's (the model's random seed and parameters);
+        `settings` says how rounds run (granularity, hang limits, executor, value capture)."""
         self.spec = spec
         self.cls: type[Model] = spec.cls
         self.variant = variant
         self.seed = seed
         self.params = params
-        self.granularity = granularity
-        self.executor = executor
-        self.stuck_after = stuck_after
-        self.max_steps = max_steps
+        self.settings = settings
+        self.granularity = settings.granularity
         self.on_failure = on_failure
         self.on_round = on_round
-        self.capture = capture
         self.ops = {op.name: op for op in spec.operations}
         self.scenario: list[Step] = []
         #: Every completed call, in order: what the linearizability check reads. Kept here,
@@ -81,20 +65,16 @@ class ScenarioRunner:
         self.last_round: RunResult | None = None
         self.world: World | None = World(owner_virtual=False).__enter__()
         try:
-            self.world.control_imports(spec.instrumented_files.values())
-            with self.world.virtual_time():
-                self.model = self.cls(variant, random.Random(seed), params)
-                reference = self.model.reference()
-                self.reference_states = (
-                    None if reference is None else [Replica(reference, self.model.reference)]
-                )
-        except (Exception, SystemExit, GeneratorExit) as exc:
-            self.close()
-            raise self._broken(exc, f"setup of model {self.cls.name!r}") from exc
-        except BaseException:
-            self.close()
-            raise
-        try:
+            try:
+                self.world.control_imports(spec.instrumented_files.values())
+                with self.world.virtual_time():
+                    self.model = self.cls(variant, random.Random(seed), params)
+                    reference = self.model.reference()
+                    self.reference_states = (
+                        None if reference is None else [Replica(reference, self.model.reference)]
+                    )
+            except (Exception, SystemExit, GeneratorExit) as exc:
+                raise _broken(self.spec, exc, f"setup of model {self.cls.name!r}") from exc
             self.check_invariants(None)
         except CounterexampleFound as found:
             self.close()
@@ -179,45 +159,18 @@ class ScenarioRunner:
         recorded as the preemptions and free choices it took, so it replays like any other.
         """
         self._world()  # raises if closed
-        step = Step("round", calls, drawn=list(preemptions), noise=noise)
+        step = Step("round", calls)
         self.scenario.append(step)
         self._model_hook("begin_round", len(calls))
         schedule: CountingSource = (
             DrawnSchedule(preemptions, noise, forced) if decisions is None else decisions
         )
-        step.call_points = [[] for _ in calls]
-        order = itertools.count()
         first_record = len(self.history)
-        workers = [
-            self._worker(i, c, schedule, step.call_points[i], order) for i, c in enumerate(calls)
-        ]
-        result = (self.executor or shared_executor()).run(
-            workers,
-            schedule,
-            granularity=self.granularity,
-            modules=list(self.cls.instrument),
-            max_steps=self.max_steps,
-            stuck_after=self.stuck_after,
-            capture_values=self.capture,
-        )
-        step.taken = list(result.preemptions)
-        step.forced = list(result.forced)
-        step.steps = result.steps
-        self.last_round = result
+        result = self.last_round = execute(self, step, schedule)
         if self.on_round is not None:
             self.on_round(result)
-        for err in result.errors:
-            self._not_a_race(err)
+        not_a_race(self.spec, result)
         hang = result.hang
-        if isinstance(hang, Stuck) and hang.controlled:
-            raise LimitationError(
-                f"model {self.cls.name!r}: worker {hang.thread} blocked outside instrumented "
-                f"code for {hang.seconds:.1f} s (a real C lock, a blocking C call or a thread "
-                "the harness does not control); its OS thread is abandoned",
-                what="a worker blocked outside instrumented code",
-                where=_stuck_site(hang),
-                details=hang.describe(),
-            )
         if hang is not None:
             # A free-running (stress) round's hang: a deadlock or a block outside the code; the
             # stress engine's reproduction tells which.
@@ -247,21 +200,6 @@ class ScenarioRunner:
         self.check_results(self.history[first_record:], result)
         return result
 
-    def _not_a_race(self, err: WorkerError) -> None:
-        """Raise for a worker exception that is no race: a thread the code started itself (a
-        limitation), or a mistake in the model's own operation code."""
-        exc = err.exception
-        if isinstance(exc, UncontrolledThreadError):
-            raise LimitationError(
-                f"model {self.cls.name!r}: {exc}",
-                what="a thread started by the code under test",
-                where=str(exc).split(" at ", 1)[-1].split(" ", 1)[0],
-                details=err.traceback,
-            )
-        verdict = blame(exc, self.spec.own_code, self.spec.instrumented_files)
-        if verdict.party == "model":
-            raise broken(exc, f"worker {err.thread}'s operation", verdict.where, err.traceback)
-
     def _model_hook(self, name: str, *args: Any) -> None:
         """Call a round hook of the model (`begin_round`, `end_round`): a crash there is the
         model's."""
@@ -269,44 +207,7 @@ class ScenarioRunner:
             try:
                 getattr(self.model, name)(*args)
             except (Exception, SystemExit, GeneratorExit) as exc:
-                raise self._broken(exc, f"{name} of model {self.cls.name!r}") from exc
-
-    def _broken(self, exc: BaseException, what: str) -> BrokenModelError:
-        where = blame(exc, self.spec.own_code, self.spec.instrumented_files).where
-        return broken(exc, what, where, "".join(traceback.format_exception(exc)))
-
-    def _worker(
-        self,
-        worker: int,
-        calls: list[Call],
-        schedule: CountingSource,
-        marks: list[int],
-        order: Iterator[int],
-    ) -> Callable[[], None]:
-        """One worker's body. `order` numbers call starts and returns in real time (only one
-        controlled thread runs at a time, so drawing from it needs no lock)."""
-        model, ops, history = self.model, self.ops, self.history
-
-        def body() -> None:
-            for name, args in calls:
-                marks.append(schedule.reached(worker))
-                op = ops[name]
-                start = next(order)
-                result: Any = None
-                error: BaseException | None = None
-                try:
-                    result = op.call(model, worker, args)
-                except op.raises as exc:
-                    error = exc
-                except BaseException as exc:
-                    error = exc
-                    raise
-                finally:
-                    record = OpRecord(worker, name, args, result, error, start, next(order))
-                    history.append(record)
-            marks.append(schedule.reached(worker))
-
-        return body
+                raise _broken(self.spec, exc, f"{name} of model {self.cls.name!r}") from exc
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -321,8 +222,10 @@ class ScenarioRunner:
                         "invariant", str(exc) or inv.doc or inv.name, result, invariant=inv.name
                     )
                 except (Exception, SystemExit, GeneratorExit) as exc:
-                    raise self._broken(
-                        exc, f"invariant {inv.name} of model {self.cls.name!r} (not by assert)"
+                    raise _broken(
+                        self.spec,
+                        exc,
+                        f"invariant {inv.name} of model {self.cls.name!r} (not by assert)",
                     ) from exc
 
     def check_results(self, records: list[OpRecord], result: RunResult | None) -> None:
@@ -333,8 +236,8 @@ class ScenarioRunner:
             try:
                 verdict = linearize(self.reference_states, records)
             except (Exception, SystemExit, GeneratorExit) as exc:
-                raise self._broken(
-                    exc, f"the sequential reference of model {self.cls.name!r}"
+                raise _broken(
+                    self.spec, exc, f"the sequential reference of model {self.cls.name!r}"
                 ) from exc
         if not verdict.explained:
             self.fail(
@@ -351,15 +254,10 @@ class ScenarioRunner:
         kind: str,
         message: str,
         result: RunResult | None = None,
-        *,
-        invariant: str | None = None,
-        details: str = "",
-        worker: int | None = None,
-        exception_type: str | None = None,
-        where: str = "",
-        hang: Deadlock | Livelock | None = None,
-        linearization: Any = None,
+        **found: Any,
     ) -> None:
+        """Raise the scenario so far as a `Failure` of `kind`; `found` are its other fields
+        (invariant, details, worker, exception_type, where, hang, linearization)."""
         shown = result or self.last_round
         failure = Failure(
             kind=kind,
@@ -368,20 +266,14 @@ class ScenarioRunner:
             variant=self.variant,
             granularity=self.granularity,
             scenario=list(self.scenario),
-            invariant=invariant,
             # A sequential call that fails shows the last round's interleaving: that is where
             # the state it saw was made.
             trace=shown.trace if shown is not None else Trace(),
             seed=self.seed,
             params=dict(self.params),
-            details=details,
             model_ref=self.spec.origin,
-            worker=worker,
-            exception_type=exception_type,
-            where=where,
-            hang=hang,
             history=list(self.history),
-            linearization=linearization,
+            **found,
         )
         if self.on_failure is not None:
             self.on_failure(failure)
@@ -395,23 +287,11 @@ def replay(
     seed: int,
     params: dict[str, Any],
     steps: list[Step],
-    granularity: str,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-    capture: bool = True,
+    settings: Settings = DEFAULTS,
 ) -> Failure | None:
     """Run recorded steps on a fresh model; the failure they lead to, or None if none."""
     try:
-        with ScenarioRunner(
-            spec,
-            variant,
-            seed=seed,
-            params=params,
-            granularity=granularity,
-            executor=executor,
-            stuck_after=stuck_after,
-            capture=capture,
-        ) as runner:
+        with ScenarioRunner(spec, variant, seed=seed, params=params, settings=settings) as runner:
             for step in steps:
                 runner.run_step(step)
     except CounterexampleFound as found:
@@ -422,23 +302,114 @@ def replay(
 def replay_failure(
     spec: ModelSpec,
     failure: Failure,
-    *,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-    capture: bool = True,
+    settings: Settings = DEFAULTS,
 ) -> Failure | None:
-    """Run a failure's recorded scenario again (same seed, parameters and points)."""
+    """Run a failure's recorded scenario again (same seed, parameters and points, at the
+    failure's granularity; the rest of `settings` as given)."""
     return replay(
         spec,
         failure.variant,
         seed=failure.seed,
         params=failure.params,
         steps=failure.scenario,
-        granularity=failure.granularity,
-        executor=executor,
-        stuck_after=stuck_after,
-        capture=capture,
+        settings=settings.at(failure.granularity),
     )
+
+
+def execute(runner: ScenarioRunner, step: Step, schedule: CountingSource) -> RunResult:
+    """Run the round `step` on the executor under `schedule`, one worker per call list, and
+    record in `step` what it took: each call's first point, the preemptions and free choices,
+    the number of points."""
+    step.call_points = [[] for _ in step.calls]
+    order = itertools.count()
+    workers = [
+        worker_body(runner, i, c, schedule, step.call_points[i], order)
+        for i, c in enumerate(step.calls)
+    ]
+    settings = runner.settings
+    result = settings.pool().run(
+        workers,
+        schedule,
+        granularity=settings.granularity,
+        modules=list(runner.cls.instrument),
+        max_steps=settings.max_steps,
+        stuck_after=settings.stuck_after,
+        capture_values=settings.capture,
+    )
+    step.taken = list(result.preemptions)
+    step.forced = list(result.forced)
+    step.steps = result.steps
+    return result
+
+
+def worker_body(
+    runner: ScenarioRunner,
+    worker: int,
+    calls: list[Call],
+    schedule: CountingSource,
+    marks: list[int],
+    order: Iterator[int],
+) -> Callable[[], None]:
+    """One worker's body: its calls on `runner`'s model, each recorded in its history and
+    each call's first point in `marks`. `order` numbers call starts and returns in real time
+    (only one controlled thread runs at a time, so drawing from it needs no lock)."""
+    model, ops, history = runner.model, runner.ops, runner.history
+
+    def body() -> None:
+        for name, args in calls:
+            marks.append(schedule.reached(worker))
+            op = ops[name]
+            start = next(order)
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = op.call(model, worker, args)
+            except op.raises as exc:
+                error = exc
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                record = OpRecord(worker, name, args, result, error, start, next(order))
+                history.append(record)
+        marks.append(schedule.reached(worker))
+
+    return body
+
+
+def not_a_race(spec: ModelSpec, result: RunResult) -> None:
+    """Raise for what a round shows that is no race: a thread the code started itself or a
+    worker blocked outside instrumented code (limitations), or a mistake in the model's own
+    operation code (a broken model)."""
+    name = spec.cls.name
+    for err in result.errors:
+        exc = err.exception
+        if isinstance(exc, UncontrolledThreadError):
+            raise LimitationError(
+                f"model {name!r}: {exc}",
+                what="a thread started by the code under test",
+                where=str(exc).split(" at ", 1)[-1].split(" ", 1)[0],
+                details=err.traceback,
+            )
+        verdict = blame(exc, spec.own_code, spec.instrumented_files)
+        if verdict.party == "model":
+            raise broken(exc, f"worker {err.thread}'s operation", verdict.where, err.traceback)
+    hang = result.hang
+    if isinstance(hang, Stuck) and hang.controlled:
+        raise LimitationError(
+            f"model {name!r}: worker {hang.thread} blocked outside instrumented "
+            f"code for {hang.seconds:.1f} s (a real C lock, a blocking C call or a thread "
+            "the harness does not control); its OS thread is abandoned",
+            what="a worker blocked outside instrumented code",
+            where=_stuck_site(hang),
+            details=hang.describe(),
+        )
+
+
+def _broken(spec: ModelSpec, exc: BaseException, what: str) -> BrokenModelError:
+    """The model's own code raised `exc` while doing `what`."""
+    where = blame(exc, spec.own_code, spec.instrumented_files).where
+    return broken(exc, what, where, "".join(traceback.format_exception(exc)))
 
 
 def _stuck_site(hang: Stuck) -> str:

@@ -29,8 +29,8 @@ from harness.draws import find
 from harness.failure import Call, CounterexampleFound
 from harness.machine import Observer
 from harness.model import Model, ModelSpec
-from harness.runtime.executor import Executor, shared_executor
 from harness.scenario import ScenarioRunner
+from harness.settings import Settings
 
 #: Noise schedules tried per pair of operations (the budget cuts them first).
 SCHEDULES_PER_PAIR = 8
@@ -92,17 +92,14 @@ def smoke_budget(max_examples: int) -> int:
 def smoke(
     spec: ModelSpec,
     variant: str,
+    settings: Settings,
     *,
-    seed: int,
-    granularity: str,
     budget: int,
-    executor: Executor | None,
-    stuck_after: float,
     observer: Observer,
 ) -> None:
     """Run up to `budget` smoke scenarios, recording examples, rounds and failures in
-    `observer`. Stops at the first failure; a broken model or a limitation raises, as in any
-    example."""
+    `observer`; the schedules come from `settings.seed`. Stops at the first failure; a broken
+    model or a limitation raises, as in any example."""
     if budget < 1:
         return
     simple = _simplest_calls(spec)
@@ -110,57 +107,27 @@ def smoke(
         return
     calls, params = simple
     pairs = list(itertools.combinations_with_replacement(calls, 2))
-    rng = random.Random(seed)
+    rng = random.Random(settings.seed)
+    settings = settings.searching()
     runs = [
         (pair, rng.getrandbits(32), SMOKE_RATES[k % len(SMOKE_RATES)])
         for k in range(SCHEDULES_PER_PAIR)
         for pair in pairs
     ][:budget]
-    with (executor or shared_executor()).pinned():
+    with settings.pool().pinned():
         for (first, second), noise_seed, rate in runs:
             observer.example_started()
             try:
-                _run_one(
+                # One smoke scenario: a fresh model, one round of two workers, one call each.
+                with ScenarioRunner(
                     spec,
                     variant,
-                    first,
-                    second,
-                    noise_seed,
-                    rate,
-                    params,
-                    granularity,
-                    executor,
-                    stuck_after,
-                    observer,
-                )
+                    seed=noise_seed,
+                    params=params,
+                    settings=settings,
+                    on_failure=observer.failed,
+                    on_round=observer.round_ran,
+                ) as runner:
+                    runner.parallel([[first], [second]], [], (noise_seed, rate))
             except CounterexampleFound:
                 return
-
-
-def _run_one(
-    spec: ModelSpec,
-    variant: str,
-    first: Call,
-    second: Call,
-    noise_seed: int,
-    rate: int,
-    params: dict[str, Any],
-    granularity: str,
-    executor: Executor | None,
-    stuck_after: float,
-    observer: Observer,
-) -> None:
-    """One smoke scenario: a fresh model, one round of two workers making one call each."""
-    with ScenarioRunner(
-        spec,
-        variant,
-        seed=noise_seed,
-        params=params,
-        granularity=granularity,
-        executor=executor,
-        stuck_after=stuck_after,
-        on_failure=observer.failed,
-        on_round=observer.round_ran,
-        capture=False,
-    ) as runner:
-        runner.parallel([[first], [second]], [], (noise_seed, rate))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -31,12 +31,11 @@ from harness.failure import Call, CounterexampleFound, Failure
 from harness.minimize import minimize, same_bug
 from harness.model import Model, ModelSpec, Operation
 from harness.runtime.clock import real_perf_counter
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
-from harness.runtime.points import DEFAULT_GRANULARITY, check_granularity
 from harness.scenario import ScenarioRunner, replay_failure
 from harness.schedule.base import CountingSource
 from harness.schedule.dfs import REDUCTIONS, ScheduleDiverged, exhaust
 from harness.schedule.pct import PCTSchedule, pct_guarantee
+from harness.settings import DEFAULTS, Settings
 
 STRATEGIES = ("dfs", "pct")
 DEFAULT_BOUND = 2
@@ -176,24 +175,15 @@ def run_scenario(
     decisions: CountingSource,
     *,
     params: dict[str, Any],
-    granularity: str = DEFAULT_GRANULARITY,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
+    settings: Settings = DEFAULTS,
     inspect: Callable[[ScenarioRunner], Any] | None = None,
 ) -> tuple[Failure | None, Any]:
-    """One execution of `scenario` on a fresh model under `decisions`: the failure, if any,
-    and `inspect(runner)` afterwards (when it did not fail: the model is `runner.model`, the
-    calls made `runner.history`)."""
+    """One execution of `scenario` on a fresh model under `decisions` (values not captured):
+    the failure, if any, and `inspect(runner)` afterwards (when it did not fail: the model is
+    `runner.model`, the calls made `runner.history`)."""
     try:
         with ScenarioRunner(
-            spec,
-            variant,
-            seed=0,
-            params=params,
-            granularity=granularity,
-            executor=executor,
-            stuck_after=stuck_after,
-            capture=False,
+            spec, variant, seed=0, params=params, settings=settings.searching()
         ) as runner:
             for call in scenario.setup:
                 runner.sequential(call)
@@ -287,66 +277,78 @@ class VerifyResult:
         }
 
 
-def _check(bound: int | None, workers: int, calls: int, setup: int, strategy: str) -> None:
-    if bound is not None and (not isinstance(bound, int) or bound < 0):
-        raise UsageError(f"bound must be a non-negative integer, got {bound!r}")
-    if not isinstance(workers, int) or workers < 2:
-        raise UsageError(f"workers must be at least 2 (a round races threads), got {workers!r}")
-    if not isinstance(calls, int) or calls < 1:
-        raise UsageError(f"calls must be at least 1, got {calls!r}")
-    if not isinstance(setup, int) or setup < 0:
-        raise UsageError(f"setup must be a non-negative number of calls, got {setup!r}")
-    if strategy not in STRATEGIES:
-        raise UsageError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+@dataclass(frozen=True)
+class Plan:
+    """What one verification enumerates and how far: the scenario shape, the strategy and
+    its budget. Checked when built (`UsageError` names the bad value)."""
+
+    bound: int | None = DEFAULT_BOUND
+    workers: int = 2
+    calls: int = 2
+    setup: int = 0
+    strategy: str = "dfs"
+    reduction: str = "dpor"
+    domain_size: int = DEFAULT_DOMAIN_SIZE
+    max_schedules: int | None = None
+    max_seconds: float | None = None
+    depth: int = 2
+    pct_runs: int = DEFAULT_PCT_RUNS
+
+    def __post_init__(self) -> None:
+        bound = self.bound
+        if bound is not None and (not isinstance(bound, int) or bound < 0):
+            raise UsageError(f"bound must be a non-negative integer, got {bound!r}")
+        workers, calls, setup = self.workers, self.calls, self.setup
+        if not isinstance(workers, int) or workers < 2:
+            raise UsageError(f"workers must be at least 2 (a round races threads), got {workers!r}")
+        if not isinstance(calls, int) or calls < 1:
+            raise UsageError(f"calls must be at least 1, got {calls!r}")
+        if not isinstance(setup, int) or setup < 0:
+            raise UsageError(f"setup must be a non-negative number of calls, got {setup!r}")
+        if self.strategy not in STRATEGIES:
+            raise UsageError(
+                f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}"
+            )
+        if self.reduction not in REDUCTIONS:
+            raise UsageError(
+                f"unknown reduction {self.reduction!r}: choose one of {', '.join(REDUCTIONS)}"
+            )
+        if self.max_schedules is not None and self.max_schedules < 1:
+            raise UsageError(f"max_schedules must be at least 1, got {self.max_schedules!r}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise UsageError(f"max_seconds must be positive, got {self.max_seconds!r}")
+
+
+Progress = Callable[[int, int, int, float], None]
 
 
 def verify_spec(
     spec: ModelSpec,
     variant: str,
+    settings: Settings = DEFAULTS,
     *,
-    bound: int | None = DEFAULT_BOUND,
-    workers: int = 2,
-    calls: int = 2,
-    setup: int = 0,
-    strategy: str = "dfs",
-    reduction: str = "dpor",
-    domain_size: int = DEFAULT_DOMAIN_SIZE,
-    max_schedules: int | None = None,
-    max_seconds: float | None = None,
-    depth: int = 2,
-    pct_runs: int = DEFAULT_PCT_RUNS,
-    granularity: str = DEFAULT_GRANULARITY,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
-    shrink: bool = True,
-    progress: Callable[[int, int, int, float], None] | None = None,
+    progress: Progress | None = None,
+    **plan: Any,
 ) -> VerifyResult:
-    """Verify one variant; see the module docstring. Bad arguments raise `UsageError`."""
-    _check(bound, workers, calls, setup, strategy)
-    check_granularity(granularity)
-    if reduction not in REDUCTIONS:
-        raise UsageError(f"unknown reduction {reduction!r}: choose one of {', '.join(REDUCTIONS)}")
-    if max_schedules is not None and max_schedules < 1:
-        raise UsageError(f"max_schedules must be at least 1, got {max_schedules!r}")
-    if max_seconds is not None and not max_seconds > 0:
-        raise UsageError(f"max_seconds must be positive, got {max_seconds!r}")
-    if workers > spec.cls.max_workers:
+    """Verify one variant; see the module docstring. `plan` holds the fields of `Plan`
+    (bound, workers, calls, strategy...); bad values raise `UsageError`."""
+    shape = Plan(**plan)
+    if shape.workers > spec.cls.max_workers:
         raise UsageError(
-            f"model {spec.name!r} allows at most {spec.cls.max_workers} workers, got {workers}"
+            f"model {spec.name!r} allows at most {spec.cls.max_workers} workers, "
+            f"got {shape.workers}"
         )
-    todo = scenarios(spec, workers=workers, calls=calls, setup=setup, size=domain_size)
-    params = default_params(spec)
-    started = real_perf_counter()
-    deadline = None if max_seconds is None else started + max_seconds
-    ex = executor or shared_executor()
+    todo = scenarios(
+        spec, workers=shape.workers, calls=shape.calls, setup=shape.setup, size=shape.domain_size
+    )
     result = VerifyResult(
         model=spec.name,
         variant=variant,
-        strategy=strategy,
-        bound=bound,
-        workers=workers,
-        calls=calls,
-        setup=setup,
+        strategy=shape.strategy,
+        bound=shape.bound,
+        workers=shape.workers,
+        calls=shape.calls,
+        setup=shape.setup,
         verdict="verified",
         scenarios=len(todo),
         scenarios_done=0,
@@ -354,90 +356,108 @@ def verify_spec(
         pruned=0,
         seconds=0.0,
         expected_failure=variant in spec.cls.expect_failure,
+        pct_depth=shape.depth if shape.strategy == "pct" else None,
     )
-    if strategy == "pct":
-        result.pct_depth = depth
-
-    def out_of_time() -> bool:
-        return deadline is not None and real_perf_counter() >= deadline
-
-    with ex.pinned():
-        for scenario in todo:
-            left = None if max_schedules is None else max_schedules - result.schedules
-            if (left is not None and left <= 0) or out_of_time():
-                break
-
-            def run_one(decisions: CountingSource, scenario: Scenario = scenario) -> Any:
-                failure, _ = run_scenario(
-                    spec,
-                    variant,
-                    scenario,
-                    decisions,
-                    params=params,
-                    granularity=granularity,
-                    executor=ex,
-                    stuck_after=stuck_after,
-                )
-                return failure
-
-            try:
-                if strategy == "dfs":
-                    done = exhaust(
-                        run_one,
-                        bound=bound,
-                        reduction=reduction,
-                        max_schedules=left,
-                        out_of_time=out_of_time,
-                    )
-                    result.schedules += done.schedules
-                    result.pruned += done.pruned + done.redundant
-                    failure, preemptions, complete = (
-                        done.failure,
-                        done.failing_preemptions,
-                        done.exhausted,
-                    )
-                else:
-                    failure, preemptions, complete, runs, steps = _pct(
-                        run_one, depth, pct_runs, workers, left, out_of_time
-                    )
-                    result.schedules += runs
-                    guarantee = pct_guarantee(workers, steps, depth)
-                    result.pct_guarantee = (
-                        guarantee
-                        if result.pct_guarantee is None
-                        else min(result.pct_guarantee, guarantee)
-                    )
-            except ScheduleDiverged as exc:
-                raise BrokenModelError(f"model {spec.name!r}: {exc}") from None
-            if failure is not None:
-                result.verdict = "counterexample"
-                result.failing_scenario = scenario
-                result.preemptions = preemptions
-                result.failure = _final(spec, failure, ex, stuck_after, shrink)
-                result.scenarios_done += 1
-                break
-            if not complete:
-                break
-            result.scenarios_done += 1
-            if progress is not None:
-                progress(
-                    result.scenarios_done,
-                    len(todo),
-                    result.schedules,
-                    real_perf_counter() - started,
-                )
-    result.seconds = real_perf_counter() - started
+    _Verification(spec, variant, settings, shape, result, progress).run(todo)
     if result.verdict == "verified" and result.scenarios_done < len(todo):
         result.verdict = "clean"
         share = math.floor(100 * result.coverage)
         result.reason = f"bound not exhausted: {share}% of scenarios"
-    elif result.verdict == "verified" and strategy == "pct":
+    elif result.verdict == "verified" and shape.strategy == "pct":
         result.verdict = "clean"
         result.reason = (
-            f"PCT samples: {pct_runs} runs per scenario at depth {depth}, each finding a "
-            f"depth-{depth} bug with probability >= {result.pct_guarantee:.2g}"
+            f"PCT samples: {shape.pct_runs} runs per scenario at depth {shape.depth}, each "
+            f"finding a depth-{shape.depth} bug with probability >= {result.pct_guarantee:.2g}"
         )
     return result
+
+
+class _Verification:
+    """One verification's run through its scenarios, counting into its `VerifyResult`."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        variant: str,
+        settings: Settings,
+        plan: Plan,
+        result: VerifyResult,
+        progress: Progress | None,
+    ) -> None:
+        self.spec, self.variant, self.plan, self.result = spec, variant, plan, result
+        self.settings = replace(settings, executor=settings.pool())
+        self.progress = progress
+        self.params = default_params(spec)
+        self.started = real_perf_counter()
+        self.deadline = None if plan.max_seconds is None else self.started + plan.max_seconds
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and real_perf_counter() >= self.deadline
+
+    def run(self, todo: list[Scenario]) -> None:
+        """Each scenario in turn until one fails, the budget ends or a bound is not
+        exhausted; the failure found is minimised and replayed with values."""
+        result, plan = self.result, self.plan
+        with self.settings.pool().pinned():
+            for scenario in todo:
+                left = None if plan.max_schedules is None else plan.max_schedules - result.schedules
+                if (left is not None and left <= 0) or self.out_of_time():
+                    break
+                failure, preemptions, complete = self.scenario(scenario, left)
+                if failure is not None:
+                    result.verdict = "counterexample"
+                    result.failing_scenario = scenario
+                    result.preemptions = preemptions
+                    result.failure = _final(self.spec, failure, self.settings)
+                    result.scenarios_done += 1
+                    break
+                if not complete:
+                    break
+                result.scenarios_done += 1
+                if self.progress is not None:
+                    elapsed = real_perf_counter() - self.started
+                    self.progress(result.scenarios_done, len(todo), result.schedules, elapsed)
+        result.seconds = real_perf_counter() - self.started
+
+    def scenario(
+        self, scenario: Scenario, left: int | None
+    ) -> tuple[Failure | None, int | None, bool]:
+        """Explore one scenario's schedules: (failure, its preemptions, all explored)."""
+        result, plan = self.result, self.plan
+
+        def run_one(decisions: CountingSource) -> Any:
+            found, _ = run_scenario(
+                self.spec,
+                self.variant,
+                scenario,
+                decisions,
+                params=self.params,
+                settings=self.settings,
+            )
+            return found
+
+        try:
+            if plan.strategy == "dfs":
+                done = exhaust(
+                    run_one,
+                    bound=plan.bound,
+                    reduction=plan.reduction,
+                    max_schedules=left,
+                    out_of_time=self.out_of_time,
+                )
+                result.schedules += done.schedules
+                result.pruned += done.pruned + done.redundant
+                return done.failure, done.failing_preemptions, done.exhausted
+            failure, preemptions, complete, runs, steps = _pct(
+                run_one, plan.depth, plan.pct_runs, plan.workers, left, self.out_of_time
+            )
+        except ScheduleDiverged as exc:
+            raise BrokenModelError(f"model {self.spec.name!r}: {exc}") from None
+        result.schedules += runs
+        guarantee = pct_guarantee(plan.workers, steps, plan.depth)
+        if result.pct_guarantee is None or guarantee < result.pct_guarantee:
+            result.pct_guarantee = guarantee
+        return failure, preemptions, complete
 
 
 def _pct(
@@ -464,13 +484,11 @@ def _pct(
     return None, None, True, done, steps
 
 
-def _final(
-    spec: ModelSpec, failure: Failure, executor: Executor, stuck_after: float, shrink: bool
-) -> Failure:
+def _final(spec: ModelSpec, failure: Failure, settings: Settings) -> Failure:
     """Minimise as a hunt does, then replay once more recording keys and values."""
-    if shrink:
-        failure = minimize(spec, failure, executor=executor, stuck_after=stuck_after)
-    again = replay_failure(spec, failure, executor=executor, stuck_after=stuck_after)
+    if settings.shrink:
+        failure = minimize(spec, failure, settings)
+    again = replay_failure(spec, failure, replace(settings, capture=True))
     if again is None or not same_bug(again, failure):
         raise BrokenModelError(
             f"model {spec.name!r} is not deterministic: its counterexample did not fail the same "
@@ -480,17 +498,31 @@ def _final(
 
 
 def verify(model: str | type[Model], variant: str | None = None, **options: Any) -> VerifyResult:
-    """Verify one variant (the model's default one if none is given): `verify_spec`'s options."""
+    """Verify one variant (the model's default one if none is given). `options` are the
+    fields of `Plan` and of `harness.settings.Settings` (granularity, shrink...), and
+    `progress`."""
     from harness.hunt import resolve
 
     spec, variants = resolve(model, variant)
     chosen = variants[0] if len(variants) == 1 else spec.cls.default_variant()
-    return verify_spec(spec, chosen, **options)
+    settings, plan = _split(options)
+    return verify_spec(spec, chosen, settings, **plan)
 
+
+def _split(options: dict[str, Any]) -> tuple[Settings, dict[str, Any]]:
+    """Settings from the options that name one (``strategy`` is verify's own, a `Plan`
+    field); the rest for `verify_spec`."""
+    knobs = {k: v for k, v in options.items() if k in _SETTINGS and k not in _PLAN}
+    return Settings(**knobs), {k: v for k, v in options.items() if k not in knobs}
+
+
+_SETTINGS = frozenset(f.name for f in fields(Settings))
+_PLAN = frozenset(f.name for f in fields(Plan))
 
 __all__ = [
     "STRATEGIES",
     "NoFiniteDomainError",
+    "Plan",
     "Scenario",
     "VerifyResult",
     "call_domain",

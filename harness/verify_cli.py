@@ -18,6 +18,7 @@ from harness.errors import BrokenModelError, UsageError
 from harness.hunt import resolve
 from harness.keeper import Keeper
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
+from harness.settings import Settings
 from harness.verify import DEFAULT_BOUND, STRATEGIES, VerifyResult, verify_spec
 
 
@@ -119,6 +120,7 @@ def run_verify(args: argparse.Namespace) -> int:
         result = verify_spec(
             spec,
             variants[0],
+            Settings(granularity=args.points, shrink=not args.no_shrink),
             bound=None if args.unbounded else args.bound,
             workers=args.workers,
             calls=args.calls,
@@ -127,8 +129,6 @@ def run_verify(args: argparse.Namespace) -> int:
             depth=args.depth,
             max_schedules=args.max_schedules,
             max_seconds=args.max_seconds,
-            granularity=args.points,
-            shrink=not args.no_shrink,
             progress=_progress if tty else None,
         )
     except BrokenModelError as exc:

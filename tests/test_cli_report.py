@@ -20,6 +20,7 @@ import harness
 from harness import cli, progress, report
 from harness.artifact import save
 from harness.hunt import hunt, hunt_spec, resolve
+from harness.settings import Settings
 from tests.conftest import ROOT, run_cli
 
 
@@ -114,7 +115,7 @@ def test_progress_counts_the_hunts_own_examples() -> None:
     spec, _ = resolve("counter", "locked")
     line = progress.Progress("counter.locked", io.StringIO(), clock=_Clock(1.0))
     with progress.showing(line):
-        result = hunt_spec(spec, "locked", max_examples=30)
+        result = hunt_spec(spec, "locked", Settings(max_examples=30))
     assert result.examples > 0 and line.examples == result.examples and line.failures == 0
     assert "counter.locked: " in line.stream.getvalue()  # type: ignore[attr-defined]
 

@@ -10,6 +10,7 @@ from harness.catalog import all_models
 from harness.hunt import hunt
 from harness.minimize import same_bug
 from harness.scenario import replay
+from harness.settings import Settings
 from tests.conftest import run_cli
 
 GALLERY = ["counter", "bank", "lazy-init", "lru", "dict-iteration", "cachetools-lru"]
@@ -55,7 +56,7 @@ def test_unsafe_variant_is_caught_minimal_in_99_of_100_seeds(model: str, seeds: 
                 seed=failure.seed,
                 params=failure.params,
                 steps=without,
-                granularity=failure.granularity,
+                settings=Settings(granularity=failure.granularity),
             )
             assert again is None or not same_bug(again, failure), failure.describe()
     assert len(not_minimal) <= 1, "\n\n".join(not_minimal)

@@ -21,6 +21,7 @@ from harness.failure import Failure
 from harness.hunt import hunt_spec
 from harness.keeper import Keeper
 from harness.replay import replay_artifact
+from harness.settings import Settings
 from tests.conftest import ROOT, run_cli
 
 SLOW = "tests.targets.slow_shrink:SlowShrinkModel"
@@ -37,7 +38,7 @@ def test_first_failure_is_saved_before_shrinking_and_replaced_by_the_shrunk_one(
         keeper.found(failure)
         seen.append(sorted(p.name for p in tmp_path.iterdir()))
 
-    result = hunt_spec(spec, "unsafe", seed=3, on_failure=found)
+    result = hunt_spec(spec, "unsafe", Settings(seed=3), on_failure=found)
     assert result.failure is not None and len(seen) == 2
     assert len(seen[0]) == 1  # the first failure, on disk before shrinking began
     provisional = tmp_path / seen[0][0]

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from harness.catalog import all_models, find_model
+from harness.edits import (
+    drop_call,
+    drop_worker,
+    observe_after,
+    reordered,
+    set_up_before,
+    without_call,
+    worker_before,
+)
 from harness.explain import interleaving
 from harness.failure import CounterexampleFound, Step
 from harness.hunt import hunt
-from harness.minimize import Minimizer, _reordered, _without_call, minimize, rank
+from harness.minimize import Minimizer, minimize, rank
 from harness.runtime.outcome import Preemption
 from harness.scenario import ScenarioRunner, replay_failure
+from harness.settings import Settings
 from tests.targets.registers import CheckedLRUModel
 
 
@@ -27,13 +37,13 @@ def test_removing_a_call_renumbers_the_later_calls_preemptions() -> None:
     other = Preemption(9, 1, 2, 0)
     step = _round([inside_first, inside_second, other, inside_third])
 
-    without_second = _without_call(step, 0, 1)
+    without_second = without_call(step, 0, 1)
     assert without_second.calls[0] == [("put", {"key": 0}), ("get", {"key": 0})]
     # The switch inside the removed call goes; the one in the third call moves down by the
     # second call's 15 points; worker 1's switch and the first call's are untouched.
     assert without_second.taken == [inside_first, other, inside_third._replace(point=15)]
 
-    without_first = _without_call(step, 0, 0)
+    without_first = without_call(step, 0, 0)
     assert without_first.taken == [
         inside_second._replace(point=5),
         other,
@@ -45,12 +55,30 @@ def test_removing_a_call_renumbers_the_later_calls_preemptions() -> None:
 
 def test_removing_a_call_of_a_round_that_never_ran_keeps_the_preemptions() -> None:
     step = Step("round", [[("a", {}), ("b", {})], [("c", {})]], taken=[Preemption(1, 0, 9, 1)])
-    assert _without_call(step, 0, 0).taken == step.taken
+    assert without_call(step, 0, 0).taken == step.taken
+
+
+def test_each_edit_says_where_the_edited_round_lands_and_refuses_what_breaks_a_round() -> None:
+    step = _round([Preemption(3, 0, 4, 1)])
+    # Two workers is the smallest race: neither may go, nor move out of the round.
+    assert drop_worker(step, 0) is None and worker_before(step, 1) is None
+    # Worker 1's only call stays (a worker keeps one); worker 0's last may go.
+    assert drop_call(step, 1, 0) is None
+    (edited,), at = drop_call(step, 0, 2) or ((None,), -1)
+    assert at == 0 and edited is not None and len(edited.calls[0]) == 2
+    setup = set_up_before(step, 0)
+    assert setup is not None and setup[1] == 1
+    assert [s.kind for s in setup[0]] == ["sequential", "round"]
+    assert setup[0][0].calls == [[("put", {"key": 0})]]
+    observe = observe_after(step, 0)
+    assert observe is not None and observe[1] == 0
+    assert [s.kind for s in observe[0]] == ["round", "sequential"]
+    assert observe[0][1].calls == [[("get", {"key": 0})]]
 
 
 def test_reordering_workers_moves_their_preemptions_with_them() -> None:
     step = _round([Preemption(3, 0, 4, 1), Preemption(9, 1, 2, 0)])
-    swapped = _reordered(step, [1, 0])
+    swapped = reordered(step, [1, 0])
     assert swapped.calls == [step.calls[1], step.calls[0]]
     assert swapped.taken == [Preemption(3, 1, 4, 0), Preemption(9, 0, 2, 1)]
     assert swapped.call_points == [[0, 7], [0, 10, 25, 40]]
@@ -88,7 +116,7 @@ def test_a_call_that_only_observes_the_race_moves_after_the_round() -> None:
     for noise_seed in range(300):
         try:
             with ScenarioRunner(
-                spec, "unsafe", seed=0, params={}, granularity="access", capture=False
+                spec, "unsafe", seed=0, params={}, settings=Settings(capture=False)
             ) as runner:
                 runner.sequential(("put", {"key": 0, "value": 0}))
                 runner.parallel([[put, observe], [put]], [], noise=(noise_seed, 4))

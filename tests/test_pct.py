@@ -7,6 +7,7 @@ import pytest
 from harness.catalog import find_model
 from harness.runtime import Executor, World
 from harness.schedule.pct import PCTSchedule, pct_guarantee
+from harness.settings import Settings
 from harness.verify import Scenario, default_params, run_scenario, verify_spec
 from tests.conftest import COUNTERS
 from tests.targets.counters import Counter
@@ -57,7 +58,7 @@ def racy_scenario(name: str, variant: str, shape: dict[str, int]) -> Scenario:
     """The first scenario of the shape in which DFS finds the race."""
     key = (name, variant)
     if key not in _SCENARIOS:
-        found = verify_spec(find_model(name), variant, bound=1, shrink=False, **shape)
+        found = verify_spec(find_model(name), variant, Settings(shrink=False), bound=1, **shape)
         assert found.failing_scenario is not None
         _SCENARIOS[key] = found.failing_scenario
     return _SCENARIOS[key]

@@ -180,7 +180,8 @@ def test_unreproduced_stress_failure_fails_the_test(harness_hunt):
     # repeats= without the stress engine is a mistake, said in one line.
     controlled = _pytest(tmp_path, "-p", "no:xdist", "-k", "fixed")
     assert (
-        controlled.returncode == 1 and "repeats= applies to the stress engine" in controlled.stdout
+        controlled.returncode == 1
+        and "repeats (--repeats) applies to the stress engine only" in controlled.stdout
     )
     marked = _pytest(tmp_path, "-p", "no:xdist", "-k", "unsafe_caught")
     assert marked.returncode == 0, marked.stdout  # the marker's engine= alone selects stress

@@ -21,6 +21,7 @@ from harness.model import Model, operation, validate_model
 from harness.replay import replay_artifact
 from harness.runtime.hooks import gil_enabled
 from harness.runtime.world import active_world
+from harness.settings import Settings
 from harness.stress import engine as engine_module
 from harness.stress import gate as gate_module
 from harness.stress.engine import MIN_SWITCH_INTERVAL, fast_switching
@@ -188,7 +189,9 @@ class _NeverCallsModel(Model):
 
 def test_a_stress_hunt_that_never_enters_the_code_is_not_tested() -> None:
     result = hunt_spec(
-        validate_model(_NeverCallsModel), "default", max_examples=3, engine="stress", repeats=3
+        validate_model(_NeverCallsModel),
+        "default",
+        Settings(max_examples=3, engine="stress", repeats=3),
     )
     assert isinstance(result.verdict, NotTested)
     assert "tests.targets.counters" in result.verdict.reason
@@ -214,12 +217,16 @@ def test_linearizability_under_stress_raises_no_false_alarm_on_a_locked_class() 
 
 def test_the_model_gate_keeps_the_models_own_code_atomic(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = validate_model(YieldingBooksModel)
-    clean = hunt_spec(spec, "default", seed=0, max_examples=10, engine="stress", repeats=20)
+    clean = hunt_spec(
+        spec, "default", Settings(seed=0, max_examples=10, engine="stress", repeats=20)
+    )
     assert isinstance(clean.verdict, (Clean, NotTested)), report.hunt_text(clean)
     # Without the gate, the model's own read-modify-write loses updates: the test can fail.
     monkeypatch.setattr(gate_module.ThreadGate, "take", lambda self: None)
     monkeypatch.setattr(gate_module.ThreadGate, "drop", lambda self: None)
-    ungated = hunt_spec(spec, "default", seed=0, max_examples=10, engine="stress", repeats=20)
+    ungated = hunt_spec(
+        spec, "default", Settings(seed=0, max_examples=10, engine="stress", repeats=20)
+    )
     stress = ungated.verdict.stress
     assert stress is not None and stress.first is not None
     assert stress.first.invariant == "counts_agree"
@@ -227,7 +234,9 @@ def test_the_model_gate_keeps_the_models_own_code_atomic(monkeypatch: pytest.Mon
 
 def test_a_race_the_scheduler_cannot_express_is_reported_honestly() -> None:
     spec = validate_model(OpaqueRaceModel)
-    result = hunt_spec(spec, "default", seed=0, max_examples=10, engine="stress", repeats=20)
+    result = hunt_spec(
+        spec, "default", Settings(seed=0, max_examples=10, engine="stress", repeats=20)
+    )
     verdict = result.verdict
     assert isinstance(verdict, StressFailure) and verdict.kind == "stress-failure"
     stress = verdict.stress
@@ -285,7 +294,9 @@ def test_cli_unreproduced_stress_failure_claims_no_artifact(tmp_path: Path) -> N
 def test_a_hang_under_stress_is_reproduced_as_a_deadlock() -> None:
     spec = validate_model(YieldingBankModel)
     result = hunt_spec(
-        spec, "default", seed=0, max_examples=100, engine="stress", repeats=20, stuck_after=0.5
+        spec,
+        "default",
+        Settings(seed=0, max_examples=100, engine="stress", repeats=20, stuck_after=0.5),
     )
     stress = result.verdict.stress
     assert stress is not None and stress.first is not None
@@ -319,8 +330,8 @@ def test_an_interrupt_under_stress_keeps_only_what_replays(monkeypatch: pytest.M
 
     spec = validate_model(YieldingBankModel)
     with pytest.raises(KeyboardInterrupt) as caught:
-        hunt_spec(spec, "default", max_examples=100, engine="stress", repeats=20,
-                  stuck_after=0.5, on_failure=interrupt)  # fmt: skip
+        knobs = Settings(max_examples=100, engine="stress", repeats=20, stuck_after=0.5)
+        hunt_spec(spec, "default", knobs, on_failure=interrupt)
     result = caught.value.harness_result  # type: ignore[attr-defined]
     assert isinstance(result.verdict, Interrupted) and result.verdict.found is not None
     assert result.verdict.found.kind == "deadlock" and result.first_failure is not None

@@ -26,7 +26,7 @@ import traceback
 import types
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -79,6 +79,11 @@ class RoundExecutor(Protocol):
         stuck_after: float = ...,
         capture_values: bool = ...,
     ) -> RunResult: ...
+
+    def pinned(self) -> AbstractContextManager[None]:
+        """A block in which the calling thread may hand rounds over cheaply (see
+        `Executor.pinned`; an executor of free-running threads pins nothing)."""
+        ...
 
 
 class Run:

@@ -21,37 +21,34 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given
 from hypothesis import seed as hypothesis_seed
+from hypothesis import settings as HypothesisSettings
 from hypothesis import strategies as st
 
 from harness import interrupts
 from harness.draws import stable_draws
-from harness.errors import BrokenModelError, LimitationError, UsageError
+from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Call, CounterexampleFound, Failure
-from harness.interrupts import as_interrupt
+from harness.judge import judged
 from harness.machine import scenario_strategies
 from harness.minimize import minimize
 from harness.model import ModelSpec
 from harness.runtime.clock import real_perf_counter
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.runtime.hooks import gil_enabled, process_hooks
 from harness.runtime.instrument import resolve_modules
-from harness.runtime.world import active_world, leave_active_world
 from harness.scenario import ScenarioRunner
+from harness.settings import Settings
 from harness.stress.evidence import StressEvidence
 from harness.stress.gate import process_gate
 from harness.stress.reproduce import DEFAULT_ATTEMPTS, reproduce
 from harness.stress.runner import StressExecutor
 from harness.verdict import (
-    BrokenModel,
     Clean,
     Counterexample,
-    Interrupted,
-    Limitation,
     NotTested,
     StressFailure,
     Verdict,
@@ -65,6 +62,8 @@ if TYPE_CHECKING:
 DEFAULT_REPEATS = 50
 #: The smallest switch interval CPython accepts is any positive value; it rounds to 1 us.
 MIN_SWITCH_INTERVAL = 1e-6
+#: The settings of a stress run that names none.
+STRESS_DEFAULTS = Settings(engine="stress")
 
 
 @contextmanager
@@ -97,27 +96,26 @@ class StressOutcome:
 def stress(
     spec: ModelSpec,
     variant: str,
+    settings: Settings = STRESS_DEFAULTS,
     *,
-    seed: int = 0,
-    max_examples: int = 100,
-    granularity: str = "access",
-    repeats: int = DEFAULT_REPEATS,
     attempts: int = DEFAULT_ATTEMPTS,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
     evidence: StressEvidence | None = None,
 ) -> StressOutcome:
     """Run the stress phase, then the deterministic search for what it found (if anything).
 
+    `settings` are the hunt's (seed, examples, granularity, repeats; its executor reproduces).
     `evidence` is filled in as the rounds run, so that a caller interrupted half-way still
     has what was seen. A broken model or a limitation is raised, as in a controlled hunt.
     """
+    granularity = settings.granularity
+    repeats = settings.repeats or DEFAULT_REPEATS
     started = real_perf_counter()
     evidence = evidence if evidence is not None else StressEvidence()
     evidence.gil = gil_enabled()
     strategies = scenario_strategies(spec, granularity)
     gate = process_gate()
     stress_executor = StressExecutor(gate, resolve_modules)
+    free_running = replace(settings.searching(), executor=stress_executor)
     stopped: list[BaseException] = []
 
     def one_round(seed_: int, params: dict[str, Any], prelude: list[Call], calls: Any) -> bool:
@@ -131,10 +129,7 @@ def stress(
                 variant,
                 seed=seed_,
                 params=params,
-                granularity=granularity,
-                executor=stress_executor,
-                stuck_after=stuck_after,
-                capture=False,
+                settings=free_running,
             ) as runner:
                 for call in prelude:
                     runner.sequential(call)
@@ -156,8 +151,8 @@ def stress(
             evidence.overlapping_rounds = stress_executor.overlapping_rounds
         return False
 
-    @settings(
-        max_examples=max_examples,
+    @HypothesisSettings(
+        max_examples=settings.max_examples,
         derandomize=False,
         database=None,
         deadline=None,
@@ -192,7 +187,7 @@ def stress(
     try:
         with fast_switching() as interval, stable_draws():
             evidence.switch_interval = interval
-            hypothesis_seed(seed)(example)()
+            hypothesis_seed(settings.seed)(example)()
     except _Stop:
         pass
     finally:
@@ -202,14 +197,7 @@ def stress(
         raise stopped[0]
     failure = None
     if evidence.first is not None:
-        found = reproduce(
-            spec,
-            evidence.first,
-            seed=seed,
-            attempts=attempts,
-            executor=executor or shared_executor(),
-            stuck_after=stuck_after,
-        )
+        found = reproduce(spec, evidence.first, settings, attempts=attempts)
         evidence.schedules_tried = found.attempts
         evidence.reproduced = found.failure is not None
         evidence.reproduced_at = found.granularity if found.failure is not None else None
@@ -239,14 +227,8 @@ def untested_reason(spec: ModelSpec, evidence: StressEvidence) -> str | None:
 def hunt_stress(
     spec: ModelSpec,
     variant: str,
+    settings: Settings = STRESS_DEFAULTS,
     *,
-    seed: int = 0,
-    max_examples: int = 100,
-    granularity: str = "access",
-    shrink: bool = True,
-    repeats: int | None = None,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
     on_failure: Callable[[Failure], None] | None = None,
 ) -> HuntResult:
     """`hunt_spec` for ``engine="stress"``: stress, reproduce, then minimise like any hunt.
@@ -260,20 +242,16 @@ def hunt_stress(
     """
     from harness.hunt import HuntResult, _with_values
 
-    if repeats is not None and (
-        not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1
-    ):
-        raise UsageError(f"repeats must be a positive integer, got {repeats!r}")
     started = real_perf_counter()
     evidence = StressEvidence()
-    shown_granularity = granularity
-    reproduced: Failure | None = None  # a deterministic failure: the one an interrupt keeps
+    # What stress saw has no schedule: only a reproduced failure is kept (and saved).
+    reproduced: list[Failure] = []
 
     def result(verdict: Verdict) -> HuntResult:
         return HuntResult(
             verdict=verdict,
-            granularity=shown_granularity,
-            seed=seed,
+            granularity=reproduced[0].granularity if reproduced else settings.granularity,
+            seed=settings.seed,
             examples=evidence.examples,
             seconds=real_perf_counter() - started,
             first_example=evidence.first_example,
@@ -282,61 +260,27 @@ def hunt_stress(
         )
 
     name = spec.name
-    was_active = active_world() is not None
-    try:
-        with interrupts.guard():
-            try:
-                outcome = stress(
-                    spec,
-                    variant,
-                    seed=seed,
-                    max_examples=max_examples,
-                    granularity=granularity,
-                    repeats=repeats or DEFAULT_REPEATS,
-                    executor=executor,
-                    stuck_after=stuck_after,
-                    evidence=evidence,
-                )
-                failure = outcome.failure
-                if evidence.first is None:
-                    reason = untested_reason(spec, evidence)
-                    if reason is not None:
-                        return result(NotTested(name, variant, reason, stress=evidence))
-                    return result(Clean(name, variant, stress=evidence))
-                if failure is None:
-                    return result(StressFailure(name, variant, evidence.first, stress=evidence))
-                first = reproduced = failure
-                shown_granularity = failure.granularity
-                if on_failure is not None:
-                    on_failure(first)
-                if shrink:
-                    failure = minimize(spec, failure, executor=executor, stuck_after=stuck_after)
-                failure = _with_values(spec, failure, executor, stuck_after)
-                if on_failure is not None:
-                    on_failure(failure)
-                return result(Counterexample(name, variant, failure, first, stress=evidence))
-            except BrokenModelError as exc:
-                interrupts.check()
-                verdict: Verdict = BrokenModel(
-                    name, variant, str(exc), exc.where, exc.details, stress=evidence
-                )
-                return result(verdict)
-            except LimitationError as exc:
-                interrupts.check()
-                verdict = Limitation(
-                    name, variant, exc.what, exc.where, exc.details, stress=evidence
-                )
-                return result(verdict)
-    except BaseException as exc:
-        interrupt = as_interrupt(exc)
-        if interrupt is None:
-            raise
-        original = interrupt.original
-        # What stress saw has no schedule: only a reproduced failure is kept (and saved).
-        original.harness_result = result(  # type: ignore[attr-defined]
-            Interrupted(name, variant, interrupt.reason, reproduced, stress=evidence)
-        )
-        raise original from None
-    finally:
-        if not was_active:
-            leave_active_world()
+
+    def run() -> HuntResult:
+        failure = stress(spec, variant, settings, evidence=evidence).failure
+        if evidence.first is None:
+            reason = untested_reason(spec, evidence)
+            if reason is not None:
+                return result(NotTested(name, variant, reason, stress=evidence))
+            return result(Clean(name, variant, stress=evidence))
+        if failure is None:
+            return result(StressFailure(name, variant, evidence.first, stress=evidence))
+        reproduced.append(failure)
+        if on_failure is not None:
+            on_failure(failure)
+        first = failure
+        if settings.shrink:
+            failure = minimize(spec, failure, settings)
+        failure = _with_values(spec, failure, settings)
+        if on_failure is not None:
+            on_failure(failure)
+        return result(Counterexample(name, variant, failure, first, stress=evidence))
+
+    return judged(
+        name, variant, run, result, lambda: reproduced[0] if reproduced else None, stress=evidence
+    )

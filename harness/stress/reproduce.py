@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from harness.failure import Call, CounterexampleFound, Failure, Step
 from harness.minimize import same_bug
 from harness.model import ModelSpec
-from harness.runtime.executor import DEFAULT_STUCK_AFTER, Executor, shared_executor
 from harness.scenario import ScenarioRunner
 from harness.schedule.drawn import ThreadPreemption
+from harness.settings import DEFAULTS, Settings
 
 #: Schedules tried before giving up (each is one fresh model and the whole scenario).
 DEFAULT_ATTEMPTS = 600
@@ -75,11 +75,9 @@ def _schedule(rng: random.Random, attempt: int, points: list[int]) -> Schedule:
 def reproduce(
     spec: ModelSpec,
     target: Failure,
+    settings: Settings = DEFAULTS,
     *,
-    seed: int = 0,
     attempts: int = DEFAULT_ATTEMPTS,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
 ) -> Reproduction:
     """Search schedules of `target`'s scenario for the same failure under the controlled engine.
 
@@ -92,7 +90,7 @@ def reproduce(
     else:
         index = target.scenario.index(race)
         setup, calls = target.scenario[:index], race.calls
-    rng = random.Random(f"{seed}:{target.seed}")
+    rng = random.Random(f"{settings.seed}:{target.seed}")
     # Two thirds of the budget at the hunt's points, the rest at every instruction. Each part
     # starts with a run without any switch, which also tells how many points each worker
     # reaches.
@@ -100,10 +98,11 @@ def reproduce(
     if target.granularity == "opcode":
         parts = parts[1:]
     tried = 0
-    with (executor or shared_executor()).pinned():
+    searching = settings.searching()
+    with settings.pool().pinned():
         for points_at, until in parts:
-            found, points = _attempt(spec, target, setup, calls, ([], None), points_at, executor,
-                                     stuck_after)  # fmt: skip
+            at = searching.at(points_at)
+            found, points = _attempt(spec, target, setup, calls, ([], None), at)
             tried += 1
             if found is not None and matches(found, target):
                 return Reproduction(found, tried, points_at)
@@ -111,9 +110,7 @@ def reproduce(
                 return Reproduction(None, tried, points_at)
             while tried < until:
                 schedule = _schedule(rng, tried, points)
-                found, _ = _attempt(
-                    spec, target, setup, calls, schedule, points_at, executor, stuck_after
-                )
+                found, _ = _attempt(spec, target, setup, calls, schedule, at)
                 tried += 1
                 if found is not None and matches(found, target):
                     return Reproduction(found, tried, points_at)
@@ -126,9 +123,7 @@ def _attempt(
     setup: list[Step],
     calls: list[list[Call]] | None,
     schedule: Schedule,
-    granularity: str,
-    executor: Executor | None,
-    stuck_after: float,
+    settings: Settings,
 ) -> tuple[Failure | None, list[int]]:
     """Run the scenario once under `schedule`: the failure, and each worker's point count."""
     runner = None
@@ -139,10 +134,7 @@ def _attempt(
             target.variant,
             seed=target.seed,
             params=target.params,
-            granularity=granularity,
-            executor=executor,
-            stuck_after=stuck_after,
-            capture=False,
+            settings=settings,
         ) as runner:
             try:
                 for step in setup:

@@ -21,6 +21,7 @@ import threading
 import traceback
 import types
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -159,6 +160,10 @@ class StressExecutor:
         #: Rounds in which a worker entered the code under test; in which two were in it at once.
         self.entered_rounds = 0
         self.overlapping_rounds = 0
+
+    def pinned(self) -> AbstractContextManager[None]:
+        """Nothing to pin: free threads run on every CPU, and nothing hands rounds over."""
+        return nullcontext()
 
     def close(self) -> None:
         for worker in self._pool:
