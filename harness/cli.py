@@ -10,7 +10,6 @@ tested, broken model or limitation -- always one clear line on stderr, never a t
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -23,7 +22,6 @@ import harness
 from harness import plain, progress, report
 from harness.artifact import DEFAULT_DIRECTORY, MAX_SEED, load
 from harness.catalog import UNAVAILABLE, all_models, split_variant
-from harness.emit import emit_test
 from harness.errors import UsageError
 from harness.hunt import DEFAULT_MAX_EXAMPLES, ENGINES, MAX_EXAMPLES, HuntResult, hunt_spec
 from harness.keeper import Keeper
@@ -31,8 +29,7 @@ from harness.machine import HUNT_STRATEGIES
 from harness.model import ModelSpec
 from harness.replay import python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
-from harness.settings import Settings
-from harness.stress.engine import DEFAULT_REPEATS
+from harness.settings import DEFAULT_REPEATS, Settings
 from harness.verify_cli import add_verify_parser, run_verify
 
 #: The most free-running rounds per stress example: beyond it one example takes hours.
@@ -109,6 +106,8 @@ examples:
 def installed_version() -> str:
     """The version of the installed distribution, which is what a bug report needs; the
     package's own ``__version__`` when run from a checkout that was never installed."""
+    import importlib.metadata  # about 25 ms: only for --version
+
     try:
         return importlib.metadata.version("harness")
     except importlib.metadata.PackageNotFoundError:
@@ -411,6 +410,8 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"harness: note: {note}", file=sys.stderr)
     outcome = replay_artifact(artifact, args.variant, model=args.model, trust_file=args.trust_file)
     if args.emit_test:
+        from harness.emit import emit_test  # only replay --emit-test needs it
+
         emitted = emit_test(artifact, args.emit_test, outcome.model, args.variant)
         if not args.json:
             print(f"regression test written: {emitted}")

@@ -41,6 +41,11 @@ HUNT_STRATEGIES = ("random", "pct", "dfs")
 #: "controlled": the deterministic scheduler; "stress": free-running threads whose failures
 #: the controlled engine reproduces (`harness.stress`).
 ENGINES = ("controlled", "stress")
+#: Free-running rounds per Hypothesis example under the stress engine (fresh objects each time).
+DEFAULT_REPEATS = 50
+#: `harness verify`'s strategies and its default preemption bound.
+VERIFY_STRATEGIES = ("dfs", "pct")
+DEFAULT_BOUND = 2
 
 
 @dataclass(frozen=True)

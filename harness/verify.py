@@ -35,10 +35,9 @@ from harness.scenario import ScenarioRunner, replay_failure
 from harness.schedule.base import CountingSource
 from harness.schedule.dfs import REDUCTIONS, ScheduleDiverged, exhaust
 from harness.schedule.pct import PCTSchedule, pct_guarantee
-from harness.settings import DEFAULTS, Settings
+from harness.settings import DEFAULT_BOUND, DEFAULTS, VERIFY_STRATEGIES, Settings
 
-STRATEGIES = ("dfs", "pct")
-DEFAULT_BOUND = 2
+STRATEGIES = VERIFY_STRATEGIES
 DEFAULT_DOMAIN_SIZE = 2
 #: PCT runs per scenario when verifying with ``--strategy pct``.
 DEFAULT_PCT_RUNS = 100

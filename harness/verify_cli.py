@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import report
 from harness.artifact import DEFAULT_DIRECTORY
@@ -18,8 +18,10 @@ from harness.errors import BrokenModelError, UsageError
 from harness.hunt import resolve
 from harness.keeper import Keeper
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
-from harness.settings import Settings
-from harness.verify import DEFAULT_BOUND, STRATEGIES, VerifyResult, verify_spec
+from harness.settings import DEFAULT_BOUND, VERIFY_STRATEGIES, Settings
+
+if TYPE_CHECKING:
+    from harness.verify import VerifyResult
 
 
 def _setup_range(text: str) -> int:
@@ -60,7 +62,7 @@ def add_verify_parser(sub: Any) -> None:
     )
     verify.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=VERIFY_STRATEGIES,
         default="dfs",
         help="dfs (every schedule, default) or pct (random priority schedules)",
     )
@@ -98,6 +100,8 @@ def _progress(done: int, total: int, schedules: int, seconds: float) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from harness.verify import verify_spec  # the engine only when verifying (cold start)
+
     if args.bound < 0:
         raise UsageError(f"--bound must be at least 0, got {args.bound}")
     if args.workers < 2:

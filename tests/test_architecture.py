@@ -8,6 +8,8 @@ in one screen fail CI the day it is written, instead of being found in a review 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,3 +245,16 @@ def test_check_sizes_reports_new_grown_and_stale() -> None:
         "b: grew from 75 to 80 lines",
         "c: no longer over 60 lines, remove it from the allow-list",
     ]
+
+
+#: What `harness hunt` never needs: the other engines, the test writer, the distribution
+#: metadata (only --version reads it). Imported at start-up, each costs a cold CLI run time.
+NOT_AT_START = ("harness.verify", "harness.stress.engine", "harness.emit", "harness.html")
+
+
+def test_the_cli_starts_without_the_engines_it_is_not_running() -> None:
+    probe = f"import sys, harness.cli; print([m for m in {NOT_AT_START!r} if m in sys.modules])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stdout

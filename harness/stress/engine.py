@@ -41,7 +41,7 @@ from harness.runtime.clock import real_perf_counter
 from harness.runtime.hooks import gil_enabled, process_hooks
 from harness.runtime.instrument import resolve_modules
 from harness.scenario import ScenarioRunner
-from harness.settings import Settings
+from harness.settings import DEFAULT_REPEATS, Settings
 from harness.stress.evidence import StressEvidence
 from harness.stress.gate import process_gate
 from harness.stress.reproduce import DEFAULT_ATTEMPTS, reproduce
@@ -58,8 +58,6 @@ if TYPE_CHECKING:
     from harness.hunt import HuntResult
 
 
-#: Free-running rounds per Hypothesis example (fresh objects each time).
-DEFAULT_REPEATS = 50
 #: The smallest switch interval CPython accepts is any positive value; it rounds to 1 us.
 MIN_SWITCH_INTERVAL = 1e-6
 #: The settings of a stress run that names none.
