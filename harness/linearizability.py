@@ -131,9 +131,11 @@ class Replica:
         return apply(self.obj, record)
 
     def key(self) -> Any:
-        """Equal states collapse into one: by pickled bytes, else by the calls that led here."""
+        """Equal states collapse into one: by pickled bytes (a reference may say how to
+        pickle itself, with ``_harness_state_key``), else by the calls that led here."""
+        keyed = getattr(type(self.obj), "_harness_state_key", None)
         try:
-            return pickle.dumps(self.obj)
+            return keyed(self.obj) if keyed is not None else pickle.dumps(self.obj)
         except Exception:
             return tuple((r.op, repr(sorted(r.args.items()))) for r in self.path)
 
@@ -153,7 +155,10 @@ def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
     finals: dict[Any, Any] = {}
     nodes = 0
 
-    def search(state: Replica, heads: list[int], done: list[OpRecord]) -> None:
+    def search(state: Replica, heads: list[int], done: list[OpRecord], owned: bool) -> None:
+        """Extend the order `done` from `state` in every allowed way. `owned`: `state` is
+        this node's own copy, so the last way tried may run on it instead of on a copy (a
+        copy is most of the check's cost, and most nodes have one way on)."""
         nonlocal nodes, best
         if all(h == len(q) for h, q in zip(heads, queues, strict=True)):
             finals.setdefault(state.key(), state)
@@ -161,30 +166,38 @@ def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
                 raise _GiveUp
             return
         pending = [q[h] for h, q in zip(heads, queues, strict=True) if h < len(q)]
+        # Another pending call that returned before one began must be ordered first.
+        ways = [
+            index
+            for index, queue in enumerate(queues)
+            if heads[index] < len(queue)
+            and not any(
+                _before(other, queue[heads[index]])
+                for other in pending
+                if other is not queue[heads[index]]
+            )
+        ]
         blocked = []
-        for index, queue in enumerate(queues):
-            if heads[index] == len(queue):
-                continue
-            record = queue[heads[index]]
-            if any(_before(other, record) for other in pending if other is not record):
-                continue  # another pending call returned before this one began
+        for index in ways:
+            record = queues[index][heads[index]]
             nodes += 1
             if nodes > MAX_NODES:
                 raise _GiveUp
-            trial = state.copy()
+            trial = state if owned and index == ways[-1] else state.copy()
             disagreement = trial.run(record)
             if disagreement is not None:
                 blocked.append((record, disagreement))
                 continue
             heads[index] += 1
-            search(trial, heads, [*done, record])
+            search(trial, heads, [*done, record], True)
             heads[index] -= 1
         if blocked and len(done) >= len(best.prefix):
             best = Verdict(explained=False, prefix=list(done), blocked=blocked)
 
     try:
         for state in states:
-            search(state if isinstance(state, Replica) else Replica(state), [0] * len(queues), [])
+            root = state if isinstance(state, Replica) else Replica(state)
+            search(root, [0] * len(queues), [], False)  # the caller's states stay as they are
     except _GiveUp:
         return Verdict(states=None, explained=True)
     if not finals:

@@ -42,9 +42,11 @@ WRAPPER = ("tests.targets.plain_classes", "cachetools")
 @pytest.mark.parametrize(
     # A statistical bar, not every seed: seed 8 finds its first failure at its 100th example of
     # 100, so a hunt a little less lucky misses it. Results do not depend on what the process
-    # ran before (`test_plain_hunts_do_not_depend_on_process_history`).
+    # ran before (`test_plain_hunts_do_not_depend_on_process_history`). The fast run takes
+    # seeds 0-7: seed 9 is caught but not minimal at first, and its second search with
+    # Hypothesis shrinking runs about 1,000 examples (30 s), which the slow run keeps.
     ("seeds", "allowed"),
-    [(10, 2), pytest.param(20, 2, marks=pytest.mark.slow)],
+    [(8, 2), pytest.param(20, 2, marks=pytest.mark.slow)],
 )
 def test_cachetools_lru_is_caught_minimal_with_no_model_code(seeds: int, allowed: int) -> None:
     misses = []
