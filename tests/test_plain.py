@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import harness
 from harness.counterexample import load, replay_artifact, save
 from harness.errors import UsageError
+from harness.linearizability import Replica
 from harness.plain import (
     SELF,
     SMALL_INTS,
@@ -367,3 +368,18 @@ def test_copies_of_the_reference_share_its_locks_but_not_its_state(world: World)
         with pytest.raises(TypeError, match="held between calls"):
             copy.deepcopy(reference)
         held.release()
+
+
+def test_equal_states_of_a_locked_reference_collapse_into_one(world: World) -> None:
+    """The linearizability search keeps one state per distinct reference state: a locked
+    class's reference cannot be pickled whole (its lock), so it keys itself with the lock
+    written as a name -- equal contents, one key; other contents, another."""
+    spec = plain_spec(LockedLRU, args=(2,), instrument=WRAPPER)
+    with world.virtual_time():
+        one, two = (Sequential(LockedLRU(2), spec.cls.calls) for _ in range(2))
+        for reference in (one, two):
+            reference.put(key=1, value=1)
+        assert Replica(one).key() == Replica(two).key()
+        two.put(key=2, value=2)
+        assert Replica(one).key() != Replica(two).key()
+        assert isinstance(Replica(one).key(), bytes)  # not the fallback, the calls made
