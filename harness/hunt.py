@@ -140,6 +140,11 @@ def resolve(model: str | type[Model], variant: str | None) -> tuple[ModelSpec, l
     """The model spec and the variants to hunt (all of them when none is named)."""
     if isinstance(model, str):
         ref, inline = split_variant(model)
+        if inline is not None and variant is not None and inline != variant:
+            raise UsageError(
+                f"{model} names variant {inline!r} and variant= names {variant!r}: "
+                "give the variant once"
+            )
         spec = find_model(ref)
         variant = variant or inline
     else:

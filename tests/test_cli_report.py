@@ -19,6 +19,7 @@ import pytest
 import harness
 from harness import cli, progress, report
 from harness.artifact import save
+from harness.errors import UsageError
 from harness.hunt import hunt, hunt_spec, resolve
 from harness.settings import Settings
 from tests.conftest import ROOT, run_cli
@@ -118,6 +119,23 @@ def test_progress_counts_the_hunts_own_examples() -> None:
         result = hunt_spec(spec, "locked", Settings(max_examples=30))
     assert result.examples > 0 and line.examples == result.examples and line.failures == 0
     assert "counter.locked: " in line.stream.getvalue()  # type: ignore[attr-defined]
+
+
+def test_progress_counts_a_stress_hunts_examples_and_its_find() -> None:
+    spec, _ = resolve("counter", "unsafe")
+    line = progress.Progress("counter.unsafe", io.StringIO(), clock=_Clock(1.0))
+    with progress.showing(line):
+        result = hunt_spec(spec, "unsafe", Settings(max_examples=20, engine="stress", repeats=5))
+    stress = result.verdict.stress
+    assert stress is not None and stress.examples > 0
+    assert line.examples == stress.examples
+    assert line.failures == (1 if stress.first is not None else 0)
+
+
+def test_a_variant_named_twice_in_python_is_refused() -> None:
+    with pytest.raises(UsageError, match="names variant 'unsafe' and variant= names 'locked'"):
+        hunt("counter.unsafe", "locked")
+    assert hunt("counter.locked", "locked", max_examples=5).variant == "locked"  # same: fine
 
 
 class _Tty(io.StringIO):

@@ -29,7 +29,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as HypothesisSettings
 from hypothesis import strategies as st
 
-from harness import interrupts
+from harness import interrupts, progress
 from harness.draws import stable_draws
 from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Call, CounterexampleFound, Failure
@@ -135,6 +135,7 @@ def stress(
         except CounterexampleFound as found:
             evidence.record(found.failure)
             if evidence.first is None:
+                progress.failure_found()
                 evidence.first = found.failure
                 evidence.first_example = evidence.examples
                 evidence.first_round = evidence.example_rounds
@@ -170,6 +171,7 @@ def stress(
         if evidence.first is not None or stopped:
             raise _Stop  # Hypothesis replays the failing example once more: stop again
         evidence.examples += 1
+        progress.example_done()
         evidence.example_rounds = evidence.example_failing_rounds = 0
         for _ in range(repeats):
             if one_round(seed_, params, prelude, calls):
