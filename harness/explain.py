@@ -71,6 +71,21 @@ def _short(location: str) -> str:
     return f"{_file_label(module)}:{line}"
 
 
+_MODULE_LINE = re.compile(r"\b([A-Za-z_][\w.]*):(\d+)\b")
+
+
+def label(text: str) -> str:
+    """Every ``package.module:line`` in `text` as the terminal writes it, ``module.py:line``."""
+
+    def short(match: re.Match[str]) -> str:
+        module = match.group(1)
+        if module.endswith(".py"):  # already a file name
+            return match.group(0)
+        return _short(f"{module}:{match.group(2)}")
+
+    return _MODULE_LINE.sub(short, text)
+
+
 @cache
 def _file_label(module: str) -> str:
     last = module.rsplit(".", 1)[-1]
@@ -203,7 +218,7 @@ def interleaving(failure: Failure, *, full: bool = False) -> str:
     threads = step.workers
     cells: list[list[str]] = []
     for e in rows:
-        text = f"{_short(e.location)}  {e.access()}"
+        text = f"{_short(e.location)}  {label(e.access())}"
         if e.step in preempted:
             text += f"   >> preempted, worker {preempted[e.step].target} runs"
         row = [""] * threads
@@ -445,7 +460,7 @@ def explain(failure: Failure) -> str:
         report = failure.details or failure.message
         if report.startswith(failure.message + "\n") and failure.message in lines[0]:
             report = report[len(failure.message) + 1 :]  # the headline said it already
-        lines.append(report)
+        lines.append(label(report))  # locks and sites as the table writes them
     elif failure.kind == "exception":
         why = _exception_story(failure, events) or _ran_in_between(failure, events)
         if why:

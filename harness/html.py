@@ -18,14 +18,13 @@ only draws the arrows between elements the page already holds, so the page reads
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import report
 from harness.errors import UsageError
-from harness.explain import _location, _short, explain, relevant_rows, source_line
+from harness.explain import _location, _short, explain, label, relevant_rows, source_line
 from harness.failure import Failure, Step
 from harness.runtime.trace import TraceEvent
 
@@ -137,20 +136,6 @@ _MARKERS = "".join(
         ("wait-for", "#c2255c"),
     )
 )
-
-_MODULE_LINE = re.compile(r"\b([A-Za-z_][\w.]*):(\d+)\b")
-
-
-def label(text: str) -> str:
-    """Every ``package.module:line`` in `text` as the terminal writes it, ``module.py:line``."""
-
-    def short(match: re.Match[str]) -> str:
-        module = match.group(1)
-        if module.endswith(".py"):  # already a file name
-            return match.group(0)
-        return _short(f"{module}:{match.group(2)}")
-
-    return _MODULE_LINE.sub(short, text)
 
 
 @dataclass

@@ -268,3 +268,11 @@ def test_a_deadlock_is_said_once() -> None:
     assert "deadlock failed" not in text and "failed: deadlock" not in text
     assert text.count("every unfinished thread is blocked") == 1, text
     assert failure.headline() == f"bank.naive: {failure.message}"
+
+
+def test_the_terminal_names_locks_and_sites_as_files_like_the_table() -> None:
+    failure = hunt("bank.naive").failure
+    assert failure is not None and failure.kind == "deadlock"
+    shown = report.failure_text(failure)
+    assert "waits for Lock bank.py:" in shown and "acquire Lock bank.py:" in shown, shown
+    assert "harness_gallery.bank:" not in shown, shown

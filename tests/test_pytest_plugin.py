@@ -93,7 +93,7 @@ def test_bank(harness_hunt):
     done = _pytest(tmp_path, "--timeout", "120", "-p", "no:xdist")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "deadlock" in done.stdout and "wait-for cycle" in done.stdout
-    assert "acquire Lock tests.targets.bank:" in done.stdout  # the table shows the acquires
+    assert "acquire Lock bank.py:" in done.stdout  # the table shows the acquires, as files
     assert "Timeout" not in done.stdout
 
 
