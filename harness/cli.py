@@ -114,6 +114,18 @@ def installed_version() -> str:
         return harness.__version__
 
 
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for (reading the installed distribution's
+    metadata is a cost every other command would pay at start-up)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"harness {installed_version()} (Python {platform.python_version()})")
+        parser.exit()
+
+
 def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
     """A subcommand whose --help shows its usage examples under the options."""
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -135,8 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--version",
-        action="version",
-        version=f"harness {installed_version()} (Python {platform.python_version()})",
+        action=_Version,
         help="print the harness's version and the Python it runs on, then exit",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

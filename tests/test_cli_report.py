@@ -276,3 +276,11 @@ def test_the_terminal_names_locks_and_sites_as_files_like_the_table() -> None:
     shown = report.failure_text(failure)
     assert "waits for Lock bank.py:" in shown and "acquire Lock bank.py:" in shown, shown
     assert "harness_gallery.bank:" not in shown, shown
+
+
+def test_the_version_is_looked_up_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    def looked_up() -> str:
+        raise AssertionError("the installed distribution was read for another command")
+
+    monkeypatch.setattr(cli, "installed_version", looked_up)
+    assert cli._parser().parse_args(["models"]).command == "models"
