@@ -478,20 +478,33 @@ MAX_LISTED = 6
 
 def _conflicting_accesses(events: list[TraceEvent]) -> str:
     """The honest fallback: every pair of accesses to the same state by different workers,
-    one of them a write, in the order they took effect -- no story is invented."""
+    one of them a write, in the order they took effect -- no story is invented.
+
+    A read is paired with each other worker's last write before it, a write with each other
+    worker's last access: a worker's own later read of what it wrote does not hide its write
+    from the other workers (it did, and the report then said the round had no conflict).
+    """
     pairs = []
-    last: dict[Location, TraceEvent] = {}
+    writes: dict[Location, dict[int, TraceEvent]] = {}  # state -> worker -> its last write
+    accesses: dict[Location, dict[int, TraceEvent]] = {}  # state -> worker -> its last access
+    paired: set[tuple[int, int]] = set()  # (step of the earlier access, the later's worker)
     for e in events:
         loc = _location(e)
         if loc is None:
             continue
-        before = last.get(loc)
-        if before is not None and before.thread != e.thread and "write" in (before.kind, e.kind):
+        writing = e.kind in ("write", "delete")
+        earlier = (accesses if writing else writes).get(loc, {})
+        for before in sorted(earlier.values(), key=lambda b: b.step):
+            if before.thread == e.thread or (before.step, e.thread) in paired:
+                continue
+            paired.add((before.step, e.thread))
             pairs.append(
                 f"  worker {before.thread} {before.happened()} at {_short(before.location)}, "
                 f"then worker {e.thread} {e.happened()} at {_short(e.location)}"
             )
-        last[loc] = e
+        accesses.setdefault(loc, {})[e.thread] = e
+        if writing:
+            writes.setdefault(loc, {})[e.thread] = e
     if not pairs:
         return (
             "no single lost update explains this, and the failing round shows no conflicting "

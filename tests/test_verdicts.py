@@ -276,3 +276,29 @@ def test_a_method_read_and_an_item_write_of_one_container_are_one_piece_of_state
     assert shared_state("read", "self.stock.setdefault") == ("self.stock[]", True)
     # Loading the attribute itself is not a read of its items.
     assert shared_state("read", "self.stock") == ("self.stock", False)
+
+
+def test_the_fallback_explanation_sees_a_write_its_own_worker_read_again() -> None:
+    """A torn read: worker 0 writes `a`, reads it back, and worker 1 then reads `a` and, before
+    worker 0 writes it, `b`. Both conflicts are in the round and must be named -- the worker's
+    own read of `a` does not hide its write (it did: the report said no conflicting accesses)."""
+    from harness.explain import _conflicting_accesses
+    from harness.runtime.trace import TraceEvent
+
+    def at(step: int, thread: int, kind: str, attr: str) -> TraceEvent:
+        return TraceEvent(step, thread, f"tests.targets.torn:{step}", kind, f"self.{attr}", obj=1)
+
+    text = _conflicting_accesses(
+        [
+            at(1, 0, "write", "a"),
+            at(2, 0, "read", "a"),
+            at(3, 1, "read", "a"),
+            at(4, 1, "read", "b"),
+            at(5, 0, "write", "b"),
+            at(6, 0, "read", "b"),
+        ]
+    )
+    assert "the conflicting accesses are" in text, text
+    assert "worker 0 wrote self.a at torn.py:1, then worker 1 read self.a at torn.py:3" in text
+    assert "worker 1 read self.b at torn.py:4, then worker 0 wrote self.b at torn.py:5" in text
+    assert text.count("\n  worker") == 2, text  # each conflict once, no worker with itself
