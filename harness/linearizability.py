@@ -165,18 +165,7 @@ def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
             if len(finals) > MAX_STATES:
                 raise _GiveUp
             return
-        pending = [q[h] for h, q in zip(heads, queues, strict=True) if h < len(q)]
-        # Another pending call that returned before one began must be ordered first.
-        ways = [
-            index
-            for index, queue in enumerate(queues)
-            if heads[index] < len(queue)
-            and not any(
-                _before(other, queue[heads[index]])
-                for other in pending
-                if other is not queue[heads[index]]
-            )
-        ]
+        ways = _ways(queues, heads)
         blocked = []
         for index in ways:
             record = queues[index][heads[index]]
@@ -206,6 +195,22 @@ def linearize(states: Sequence[Any], records: Sequence[OpRecord]) -> Verdict:
     replicas = all(isinstance(state, Replica) for state in states)
     found = list(finals.values())
     return Verdict(states=found if replicas else [r.obj for r in found], explained=True)
+
+
+def _ways(queues: list[list[OpRecord]], heads: list[int]) -> list[int]:
+    """The workers whose next call may come next: not one that began after another pending
+    call returned (that one must be ordered first)."""
+    pending = [q[h] for h, q in zip(heads, queues, strict=True) if h < len(q)]
+    return [
+        index
+        for index, queue in enumerate(queues)
+        if heads[index] < len(queue)
+        and not any(
+            _before(other, queue[heads[index]])
+            for other in pending
+            if other is not queue[heads[index]]
+        )
+    ]
 
 
 def _before(a: OpRecord, b: OpRecord) -> bool:

@@ -25,7 +25,7 @@ MAX_CLASS_LINES = 250
 # the limit (then delete it). Splitting these is tracked by issue 14.
 ALLOWED_LONG_FUNCTIONS: dict[str, int] = {
     "harness.pytest_plugin.harness_hunt": 64,
-    "harness.stress.engine.stress": 110,
+    "harness.stress.engine.stress": 107,
     "harness.stress.gate.ModelGate.arm": 64,
 }
 ALLOWED_LONG_CLASSES: dict[str, int] = {

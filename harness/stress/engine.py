@@ -122,13 +122,8 @@ def stress(
         evidence.rounds += 1
         evidence.example_rounds += 1
         try:
-            with ScenarioRunner(
-                spec,
-                variant,
-                seed=seed_,
-                params=params,
-                settings=free_running,
-            ) as runner:
+            runner = ScenarioRunner(spec, variant, seed=seed_, params=params, settings=free_running)
+            with runner:
                 for call in prelude:
                     runner.sequential(call)
                 runner.parallel(calls, [], None)
