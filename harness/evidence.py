@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from harness.runtime.outcome import RunResult
+from harness.runtime.outcome import Deadlock, RunResult
 
 _ACCESSES = {"read": False, "write": True, "delete": True}
 #: Pairs named in the report when some were never seen both ways.
@@ -41,6 +41,9 @@ class Evidence:
     #: The most workers that reached an instrumented point in one round.
     max_active_workers: int = 0
     never_reversed: tuple[str, ...] = field(default_factory=tuple)
+    #: Rounds that ended with every unfinished call waiting for a notification, as the same
+    #: calls would alone (``get()`` on an empty queue): no race, but the example ended there.
+    blocked_rounds: int = 0
 
     def line(self) -> str:
         """``110 examples, 96 racing rounds, 1,204 switches, 37/41 conflict pairs seen both
@@ -58,6 +61,11 @@ class Evidence:
             )
         else:
             parts.append("no conflicting accesses seen")
+        if self.blocked_rounds:
+            parts.append(
+                f"{_count(self.blocked_rounds, 'round')} ended with calls waiting as they "
+                "would alone"
+            )
         return ", ".join(parts)
 
     def gaps(self) -> str:
@@ -81,6 +89,7 @@ class Evidence:
             "never_reversed": list(self.never_reversed),
             "points": self.points,
             "max_active_workers": self.max_active_workers,
+            "blocked_rounds": self.blocked_rounds,
         }
 
 
@@ -124,6 +133,7 @@ class Coverage:
         self.switches = 0
         self.points = 0
         self.max_active = 0
+        self.blocked = 0
         self._schedules: set[int] = set()
         self._ordered: set[tuple[int, int]] = set()
         self._points: dict[int, Any] = {}
@@ -133,6 +143,9 @@ class Coverage:
     def add(self, result: RunResult) -> None:
         """Count one parallel round from its trace."""
         self.rounds += 1
+        # In a hunt that goes on, a deadlocked round was one whose calls wait as they would
+        # alone (any other deadlock ends the hunt with a counterexample).
+        self.blocked += isinstance(result.hang, Deadlock)
         sequence = result.trace.threads()
         self.points += len(sequence)
         active = set(sequence)
@@ -196,6 +209,7 @@ class Coverage:
             points=self.points,
             max_active_workers=self.max_active,
             never_reversed=tuple(never[:SHOWN_PAIRS]),
+            blocked_rounds=self.blocked,
         )
 
     def _site(self, pid: int) -> Site:

@@ -12,6 +12,7 @@ with a `Failure` describing the scenario so far; a crash of the model's own code
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import re
@@ -22,9 +23,10 @@ from typing import Any
 from harness.classify import blame, broken, site
 from harness.errors import BrokenModelError, LimitationError
 from harness.failure import Call, CounterexampleFound, Failure, Step
-from harness.linearizability import Replica, linearize
+from harness.linearizability import Blocked, Replica, linearize
 from harness.model import Model, ModelSpec, OpRecord
-from harness.runtime.outcome import Livelock, RunResult, Stuck
+from harness.runtime.outcome import Deadlock, Livelock, RunResult, Stuck
+from harness.runtime.registry import unwinding
 from harness.runtime.trace import Trace
 from harness.runtime.world import UncontrolledThreadError, World
 from harness.schedule.base import CountingSource
@@ -63,6 +65,8 @@ class ScenarioRunner:
         #: not on the model, so that a model may use any attribute name it likes.
         self.history: list[OpRecord] = []
         self.last_round: RunResult | None = None
+        #: A round ended with its calls waiting as they would alone (`blocked_by_design`):
+        self.blocked = False  # nothing more can run on the object; later steps do nothing
         self.world: World | None = World(owner_virtual=False).__enter__()
         try:
             try:
@@ -117,6 +121,8 @@ class ScenarioRunner:
     def sequential(self, call: Call) -> None:
         """One operation on the calling (test) thread: no interleaving."""
         world = self._world()
+        if self.blocked:
+            return
         name, args = call
         self.scenario.append(Step("sequential", [[(name, args)]]))
         op = self.ops[name]
@@ -159,6 +165,8 @@ class ScenarioRunner:
         recorded as the preemptions and free choices it took, so it replays like any other.
         """
         self._world()  # raises if closed
+        if self.blocked and self.last_round is not None:
+            return self.last_round
         step = Step("round", calls)
         self.scenario.append(step)
         self._model_hook("begin_round", len(calls))
@@ -171,18 +179,13 @@ class ScenarioRunner:
             self.on_round(result)
         not_a_race(self.spec, result)
         hang = result.hang
+        if blocked_by_design(self, result, first_record):
+            self.blocked = True  # the calls wait as they would alone: the example ends here
+            return result
         if hang is not None:
-            # A free-running (stress) round's hang: a deadlock or a block outside the code; the
-            # stress engine's reproduction tells which.
-            kind = "stuck" if isinstance(hang, Stuck) else "deadlock"
-            kind = "livelock" if isinstance(hang, Livelock) else kind
-            self.fail(
-                kind,
-                hang.describe().split("\n")[0],
-                result,
-                details=hang.describe(),
-                hang=None if isinstance(hang, Stuck) else hang,
-            )
+            shown = None if isinstance(hang, Stuck) else hang
+            first_line = hang.describe().split("\n")[0]
+            self.fail(_hang_kind(hang), first_line, result, details=hang.describe(), hang=shown)
         self._model_hook("end_round")
         if result.errors:
             err = result.errors[0]
@@ -372,9 +375,49 @@ def worker_body(
             finally:
                 record = OpRecord(worker, name, args, result, error, start, next(order))
                 history.append(record)
+            if unwinding():  # the call was cut short by a hang: the round is over for it
+                return
         marks.append(schedule.reached(worker))
 
     return body
+
+
+def blocked_by_design(runner: ScenarioRunner, result: RunResult, first_record: int) -> bool:
+    """Whether a deadlock is the calls' own semantics, not a race: every blocked thread
+    waits for a notification (no lock held by another, no cycle) and the sequential
+    reference, run in some order of the round's calls, waits forever on the same calls
+    and returns what the others returned. Without a reference it cannot tell: False."""
+    hang = result.hang
+    if not isinstance(hang, Deadlock) or runner.reference_states is None:
+        return False
+    if hang.cycle or any(w.held_by is not None for w in hang.waiters):
+        return False
+    # A blocked thread's call is its last record of the round, with whatever unwinding it
+    # raised (RunAborted, or what a `finally` in the code under test raised on the way).
+    # It is ordered after every call that returned: it must still wait in the state they
+    # left -- a put that returned after a get began must have woken it (a lost wake-up
+    # is a race, and stays a counterexample).
+    records = list(runner.history[first_record:])
+    last = {r.worker: i for i, r in enumerate(records)}
+    blocked = {last[w.thread] for w in hang.waiters if w.thread in last}
+    after = 1 + max((r.end or 0 for i, r in enumerate(records) if i not in blocked), default=0)
+    for i in blocked:
+        records[i] = dataclasses.replace(records[i], error=Blocked(), start=after, end=None)
+    with runner._world().virtual_time():
+        try:
+            return linearize(runner.reference_states, records).explained
+        except (Exception, SystemExit, GeneratorExit) as exc:
+            raise _broken(
+                runner.spec, exc, f"the sequential reference of model {runner.cls.name!r}"
+            ) from exc
+
+
+def _hang_kind(hang: Deadlock | Livelock | Stuck) -> str:
+    """A hung round's failure kind. `Stuck` is a free-running (stress) round's hang: a deadlock
+    or a block outside the code, which the stress engine's reproduction tells apart."""
+    if isinstance(hang, Livelock):
+        return "livelock"
+    return "stuck" if isinstance(hang, Stuck) else "deadlock"
 
 
 def not_a_race(spec: ModelSpec, result: RunResult) -> None:

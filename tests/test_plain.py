@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import queue
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import strategies as st
 
 import harness
+from harness import report
 from harness.counterexample import load, replay_artifact, save
 from harness.errors import UsageError
 from harness.linearizability import Replica
@@ -35,7 +37,7 @@ from harness.plain import (
 )
 from harness.runtime import World
 from tests.conftest import ROOT, run_cli
-from tests.targets.plain_classes import Fragile, LockedLRU, NothingPublic, Picky, Shelf
+from tests.targets.plain_classes import Fragile, LockedLRU, Mailbox, NothingPublic, Picky, Shelf
 
 WRAPPER = ("tests.targets.plain_classes", "cachetools")
 
@@ -383,3 +385,24 @@ def test_equal_states_of_a_locked_reference_collapse_into_one(world: World) -> N
         two.put(key=2, value=2)
         assert Replica(one).key() != Replica(two).key()
         assert isinstance(Replica(one).key(), bytes)  # not the fallback, the calls made
+
+
+def test_calls_that_wait_as_they_would_alone_are_no_deadlock() -> None:
+    """`queue.Queue` hunted with every method, the blocking `get` and `join` too: a round in
+    which a `get` waits on an empty queue, as it would alone, is no race; the verdict is clean
+    and says how many rounds ended that way (before, every such round was a "deadlock")."""
+    result = harness.hunt_class(queue.Queue, seed=0, max_examples=60)
+    assert result.kind == "clean", report.hunt_text(result)
+    assert result.evidence is not None and result.evidence.blocked_rounds > 0
+    assert "ended with calls waiting as they would alone" in report.hunt_text(result)
+
+
+def test_a_lost_wakeup_is_still_a_deadlock() -> None:
+    """The taker waits although a put returned after it began: the put should have woken it.
+    A waiting call is ordered after every call that returned, so this is no waiting-by-design."""
+    fixed = harness.hunt_class(Mailbox, methods=["put", "take"], seed=0, max_examples=60)
+    assert fixed.kind == "clean", report.hunt_text(fixed)
+    lost = harness.hunt_class(
+        Mailbox, kwargs={"lost_wakeup": True}, methods=["put", "take"], seed=0, max_examples=200
+    )
+    assert lost.failure is not None and lost.failure.kind == "deadlock", report.hunt_text(lost)

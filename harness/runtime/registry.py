@@ -46,6 +46,15 @@ def controlled_thread() -> Agent | None:
     return _CONTROLLED.get(get_ident())
 
 
+def unwinding() -> bool:
+    """Whether the calling thread's run is being unwound (a hang was found): an exception a
+    call raises now comes from the unwinding (a ``finally`` that re-acquires a lock, say),
+    not from the code under test, and no later call of the thread should run."""
+    agent = _CONTROLLED.get(get_ident())
+    run = agent.run if agent is not None else None
+    return bool(run is not None and run.aborting)
+
+
 def controlled_threads() -> dict[int, Agent]:
     """The live registry by thread ident, for hook callbacks that cannot afford a call."""
     return _CONTROLLED

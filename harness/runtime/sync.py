@@ -34,16 +34,20 @@ def reset_lock_numbering() -> None:
 
 
 def user_site(frame: Any) -> str:
-    """``module:line`` of the innermost frame outside the harness and the stdlib primitives."""
-    fallback = None
+    """``module:line`` of the innermost frame outside the harness and the stdlib primitives;
+    when there is none (the code under test *is* `queue`, hunted as a plain class), the
+    innermost frame outside the harness -- never the harness's own line."""
+    fallback = outside_harness = None
     while frame is not None:
         name = frame.f_globals.get("__name__", "?")
-        if fallback is None:
-            fallback = f"{name}:{frame.f_lineno}"
-        if not name.startswith(_IGNORED_MODULES) and name != "harness":
-            return f"{name}:{frame.f_lineno}"
+        here = f"{name}:{frame.f_lineno}"
+        fallback = fallback or here
+        if not name.startswith("harness.") and name != "harness":
+            if not name.startswith(_IGNORED_MODULES):
+                return here
+            outside_harness = outside_harness or here
         frame = frame.f_back
-    return fallback or "?"
+    return outside_harness or fallback or "?"
 
 
 def caller_site(depth: int = 2) -> str:

@@ -113,3 +113,31 @@ class NothingPublic:
 
     def _bump(self) -> None:
         self._state += 1
+
+
+class Mailbox:
+    """A one-slot mailbox whose `take` waits for a `put`. With ``lost_wakeup=True`` it checks
+    for an item outside the condition's lock, so a `put` can notify between the check and the
+    wait, and the taker then waits forever: a lost wake-up (a race, not the calls' design)."""
+
+    def __init__(self, lost_wakeup: bool = False) -> None:
+        self.cond = threading.Condition()
+        self.items: list[int] = []
+        self.lost_wakeup = lost_wakeup
+
+    def put(self, item: int) -> None:
+        with self.cond:
+            self.items.append(item)
+            self.cond.notify()
+
+    def take(self) -> int:
+        if self.lost_wakeup:
+            if not self.items:
+                with self.cond:
+                    self.cond.wait()
+            with self.cond:
+                return self.items.pop(0)
+        with self.cond:
+            while not self.items:
+                self.cond.wait()
+            return self.items.pop(0)
