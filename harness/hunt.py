@@ -17,7 +17,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as HypothesisSettings
 from hypothesis.errors import Flaky
 
-from harness import interrupts
+from harness import interrupts, plain
 from harness.catalog import find_model, split_variant
 from harness.errors import BrokenModelError, UsageError
 from harness.evidence import Evidence
@@ -240,6 +240,9 @@ def untested_reason(spec: ModelSpec, evidence: Evidence) -> str | None:
     modules = ", ".join(spec.cls.instrument) or "none"
     rounds = f"{evidence.rounds:,} parallel round{'s' if evidence.rounds != 1 else ''}"
     if evidence.points == 0:
+        compiled = plain.compiled_note(spec)
+        if compiled is not None:
+            return f"no scheduling point was reached in any of {rounds}: {compiled}"
         return (
             f"no scheduling point was reached in any of {rounds}: none of the code of the "
             f"instrumented modules ({modules}) ran in a round -- check `instrument` names the "

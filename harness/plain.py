@@ -251,6 +251,21 @@ def _locks_of(obj: object, limit: int = 10_000) -> tuple[SchedulerLock, ...]:
 _NOT_STATE = (type, types.ModuleType, types.FunctionType, types.CodeType, types.BuiltinFunctionType)
 
 
+def compiled_note(spec: ModelSpec) -> str | None:
+    """For a plain class whose drawn methods have no Python code (``collections.OrderedDict``):
+    why a hunt of it reaches no scheduling point, in words a user can act on."""
+    cls = spec.cls
+    if not (isinstance(cls, type) and issubclass(cls, PlainModel)) or not cls.calls:
+        return None
+    methods = [inspect.getattr_static(cls.target, name, None) for name in cls.calls]
+    if any(hasattr(getattr(m, "__func__", m), "__code__") for m in methods):
+        return None
+    return (
+        f"the methods of {cls.target.__module__}.{cls.target.__qualname__} are compiled (C), "
+        "not Python: there is no code of it to interleave, and each call is atomic here"
+    )
+
+
 class PlainModel(Model):
     """Base of the models `plain_spec` builds; one subclass per class and option set."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import importlib
 import json
@@ -406,3 +407,11 @@ def test_a_lost_wakeup_is_still_a_deadlock() -> None:
         Mailbox, kwargs={"lost_wakeup": True}, methods=["put", "take"], seed=0, max_examples=200
     )
     assert lost.failure is not None and lost.failure.kind == "deadlock", report.hunt_text(lost)
+
+
+def test_a_class_written_in_c_is_not_tested_and_the_reason_says_so() -> None:
+    result = harness.hunt_class(collections.OrderedDict, seed=0, max_examples=20)
+    assert result.kind == "not-tested"
+    assert "collections.OrderedDict are compiled (C)" in report.hunt_text(result)
+    # A class with Python methods is not called compiled.
+    assert harness.plain.compiled_note(plain_spec(LockedLRU, args=(2,))) is None
