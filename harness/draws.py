@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from hypothesis import HealthCheck, settings
 from hypothesis import find as _hypothesis_find
 from hypothesis.internal import constants_ast as _constants
 from hypothesis.internal.conjecture import providers as _providers
@@ -71,7 +72,18 @@ def stable_draws() -> Iterator[None]:
                 _clear_pools()
 
 
-def find(strategy: Any, condition: Callable[[Any], bool], *, settings: Any) -> Any:
+#: How the simplest value meeting a condition is drawn (the minimiser's and `verify`'s small
+#: argument domains): Hypothesis's own order, deterministically, no database.
+SIMPLEST = settings(
+    database=None,
+    derandomize=True,
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def find(strategy: Any, condition: Callable[[Any], bool], *, using: Any = SIMPLEST) -> Any:
     """Hypothesis's `find` under `stable_draws`: the simplest value meeting `condition`."""
     with stable_draws():
-        return _hypothesis_find(strategy, condition, settings=settings)
+        return _hypothesis_find(strategy, condition, settings=using)

@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, settings
 from hypothesis.errors import HypothesisException
 
 from harness.draws import find
@@ -85,14 +84,6 @@ def rank(failure: Failure) -> tuple[int, int, int, int, int]:
     )
 
 
-#: How the simplest value of an argument is drawn: Hypothesis's own order, deterministically.
-_VALUE_SETTINGS = settings(
-    database=None,
-    derandomize=True,
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
 _NONE = object()
 
 
@@ -150,9 +141,7 @@ class _Replays:
         if key not in self._values:
             strategy = self.spec.operation(op).strategies[arg]
             try:
-                self._values[key] = find(
-                    strategy, lambda v: v not in avoid, settings=_VALUE_SETTINGS
-                )
+                self._values[key] = find(strategy, lambda v: v not in avoid)
             except HypothesisException:
                 self._values[key] = _NONE
         return self._values[key]

@@ -56,7 +56,7 @@ _ANY: Any = functools.partial(operator.is_not, object())
 
 def simplest(strategy: SearchStrategy[Any]) -> Any:
     """The value Hypothesis draws first from `strategy` (its simplest one)."""
-    return find(strategy, _ANY, settings=_FIND_SETTINGS)
+    return find(strategy, _ANY, using=_FIND_SETTINGS)
 
 
 _cache: dict[type[Model], tuple[tuple[Call, ...], dict[str, Any]] | None] = {}

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from hypothesis import HealthCheck, settings
 from hypothesis.errors import HypothesisException
 
 from harness.draws import find
@@ -41,13 +40,6 @@ STRATEGIES = VERIFY_STRATEGIES
 DEFAULT_DOMAIN_SIZE = 2
 #: PCT runs per scenario when verifying with ``--strategy pct``.
 DEFAULT_PCT_RUNS = 100
-_VALUE_SETTINGS = settings(
-    database=None,
-    derandomize=True,
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
 _PLAIN = (int, float, str, bytes, bool, type(None))
 
 
@@ -89,7 +81,7 @@ def simplest_values(strategy: Any, size: int, what: str) -> list[Any]:
     values: list[Any] = []
     for _ in range(size):
         try:
-            value = find(strategy, lambda v: v not in values, settings=_VALUE_SETTINGS)
+            value = find(strategy, lambda v: v not in values)
         except HypothesisException:
             break
         except Exception as exc:
