@@ -419,18 +419,16 @@ def explore(
     """
     _check_options(strategy, seed, max_examples, bound, granularity)
     spec = explore_spec(setup, workers, invariant, name=name, instrument=instrument)
-    return run_explore(
-        spec,
-        strategy=strategy,
+    settings = Settings(
         seed=seed,
         max_examples=max_examples,
-        bound=bound,
         granularity=granularity,
+        strategy=strategy,
         shrink=shrink,
-        executor=executor,
         stuck_after=stuck_after,
-        on_failure=on_failure,
+        executor=executor,
     )
+    return run_explore(spec, settings, bound=bound, on_failure=on_failure)
 
 
 @dataclass
@@ -465,35 +463,22 @@ class _Search:
 
 def run_explore(
     spec: ModelSpec,
+    settings: Settings,
     *,
-    strategy: str = "random",
-    seed: int = 0,
-    max_examples: int = DEFAULT_MAX_EXAMPLES,
     bound: int = DEFAULT_BOUND,
-    granularity: str = DEFAULT_GRANULARITY,
-    shrink: bool = True,
-    executor: Executor | None = None,
-    stuck_after: float = DEFAULT_STUCK_AFTER,
     on_failure: Callable[[Failure], None] | None = None,
 ) -> ExploreResult:
-    """`explore` on a scenario already built by `explore_spec`."""
-    _check_options(strategy, seed, max_examples, bound, granularity)
+    """`explore` on a scenario already built by `explore_spec`, with checked `settings`
+    (seed, examples, granularity, strategy, shrink, hang limit, executor)."""
+    strategy, seed, max_examples = settings.strategy, settings.seed, settings.max_examples
     started = _real_perf_counter()
     observer = Observer(on_first=on_failure)
-    settings = Settings(
-        seed=seed,
-        max_examples=max_examples,
-        granularity=granularity,
-        shrink=shrink,
-        stuck_after=stuck_after,
-        executor=executor,
-    )
     search = _Search(spec, settings, observer)
 
     def result(verdict: Verdict) -> ExploreResult:
         return ExploreResult(
             verdict=verdict,
-            granularity=granularity,
+            granularity=settings.granularity,
             seed=seed,
             examples=observer.examples,
             seconds=_real_perf_counter() - started,
@@ -515,7 +500,7 @@ def run_explore(
                 if reason is not None:
                     return result(NotTested(spec.name, VARIANT, reason, evidence))
                 return result(Clean(spec.name, VARIANT, evidence))
-            if shrink and strategy != "dfs":
+            if settings.shrink and strategy != "dfs":
                 failure = _fewest_preemptions(search, failure)
             failure = _with_values(search, failure)
         if on_failure is not None:
