@@ -467,11 +467,28 @@ def explain(failure: Failure) -> str:
             lines.append(why)
     else:
         ordered = _in_effect_order(failure, events)
-        why = _lost_update(ordered, failure.message)
-        lines.append(why or _conflicting_accesses(ordered))
+        why = _lost_update(ordered, failure.message) or _conflicting_accesses(ordered)
+        if why.startswith(_NO_CONFLICT):
+            why = _raised_meanwhile(failure, events) or why
+        lines.append(why)
     return "\n".join(lines)
 
 
+def _raised_meanwhile(failure: Failure, events: list[TraceEvent]) -> str | None:
+    """For a linearizability failure in which a worker's call raised and no traced access
+    conflicts: what the others ran while that worker was switched out (`_ran_in_between`)."""
+    raised = [r for r in failure.history if r.error is not None and r.worker is not None]
+    if failure.kind != "linearizability" or not raised:
+        return None
+    story = _ran_in_between(replace(failure, worker=raised[-1].worker), events)
+    if story is None:
+        return None
+    return f"no single lost update explains this; {story}"
+
+
+_NO_CONFLICT = (
+    "no single lost update explains this, and the failing round shows no conflicting accesses"
+)
 #: Conflicting accesses listed when no single story explains a failure.
 MAX_LISTED = 6
 
@@ -506,10 +523,7 @@ def _conflicting_accesses(events: list[TraceEvent]) -> str:
         if writing:
             writes.setdefault(loc, {})[e.thread] = e
     if not pairs:
-        return (
-            "no single lost update explains this, and the failing round shows no conflicting "
-            "accesses between workers (the state may be changed in uninstrumented code)"
-        )
+        return f"{_NO_CONFLICT} between workers (the state may be changed in uninstrumented code)"
     more = f"\n  ... and {len(pairs) - MAX_LISTED} more" if len(pairs) > MAX_LISTED else ""
     return (
         "no single lost update explains this; the conflicting accesses are:\n"

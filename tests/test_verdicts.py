@@ -302,3 +302,28 @@ def test_the_fallback_explanation_sees_a_write_its_own_worker_read_again() -> No
     assert "worker 0 wrote self.a at torn.py:1, then worker 1 read self.a at torn.py:3" in text
     assert "worker 1 read self.b at torn.py:4, then worker 0 wrote self.b at torn.py:5" in text
     assert text.count("\n  worker") == 2, text  # each conflict once, no worker with itself
+
+
+def test_a_call_that_raised_after_a_change_made_in_c_says_what_ran_meanwhile() -> None:
+    """sortedcontainers' SortedDict (a Hypothesis dependency, so always installed) keeps a C
+    dict beside its sorted keys: a copy() preempted mid-way raises when the other worker's
+    `dict.__setitem__` changed the dict in C. No traced access conflicts, so the explanation
+    must say what ran while the raising worker was switched out -- not just "no conflict"."""
+    import warnings
+
+    from sortedcontainers import SortedDict
+
+    import harness
+    from harness.explain import explain
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", harness.plain.PlainClassWarning)
+        failures = [
+            harness.hunt_class(SortedDict, seed=seed, max_examples=100).failure for seed in range(3)
+        ]
+    told = [explain(f) for f in failures if f is not None and f.kind == "linearizability"]
+    assert told, failures
+    raised = [text for text in told if "raised" in text.split("\n")[0]]
+    assert raised, told
+    for text in raised:
+        assert "failed when it resumed" in text or "the conflicting accesses are" in text, text
