@@ -38,7 +38,15 @@ from harness.plain import (
 )
 from harness.runtime import World
 from tests.conftest import ROOT, run_cli
-from tests.targets.plain_classes import Fragile, LockedLRU, Mailbox, NothingPublic, Picky, Shelf
+from tests.targets.plain_classes import (
+    BoundedBuffer,
+    Fragile,
+    LockedLRU,
+    Mailbox,
+    NothingPublic,
+    Picky,
+    Shelf,
+)
 
 WRAPPER = ("tests.targets.plain_classes", "cachetools")
 
@@ -415,3 +423,18 @@ def test_a_class_written_in_c_is_not_tested_and_the_reason_says_so() -> None:
     assert "collections.OrderedDict are compiled (C)" in report.hunt_text(result)
     # A class with Python methods is not called compiled.
     assert harness.plain.compiled_note(plain_spec(LockedLRU, args=(2,))) is None
+
+
+def test_a_missed_notification_is_caught_and_notify_all_is_clean() -> None:
+    """The textbook bounded buffer on one condition: `notify()` can wake a waiter of the same
+    kind, and then every thread waits while the buffer has a free slot -- a deadlock the
+    reference would not reach (its put would not wait). With `notify_all()` every wait is one
+    the call would make alone: clean, the rounds that ended so counted."""
+    options: dict[str, typing.Any] = {"methods": ["put", "get"], "seed": 1}
+    missed = harness.hunt_class(
+        BoundedBuffer, kwargs={"notify_all": False}, max_examples=300, **options
+    )
+    assert missed.failure is not None and missed.failure.kind == "deadlock", missed.verdict
+    fixed = harness.hunt_class(BoundedBuffer, max_examples=100, **options)
+    assert fixed.kind == "clean", report.hunt_text(fixed)
+    assert fixed.evidence is not None and fixed.evidence.blocked_rounds > 0

@@ -141,3 +141,37 @@ class Mailbox:
             while not self.items:
                 self.cond.wait()
             return self.items.pop(0)
+
+
+class BoundedBuffer:
+    """A `capacity`-slot buffer on one condition for both "not full" and "not empty". With
+    ``notify_all=False`` a put or get wakes one waiter only, which may be a waiter of the same
+    kind: with two producers and two consumers every thread can end up waiting while the buffer
+    holds an item or a free slot (the missed notification of a textbook exercise)."""
+
+    def __init__(self, capacity: int = 1, notify_all: bool = True) -> None:
+        self.cond = threading.Condition()
+        self.items: list[int] = []
+        self.capacity = capacity
+        self.notify_all = notify_all
+
+    def put(self, item: int) -> None:
+        with self.cond:
+            while len(self.items) >= self.capacity:
+                self.cond.wait()
+            self.items.append(item)
+            self._wake()
+
+    def get(self) -> int:
+        with self.cond:
+            while not self.items:
+                self.cond.wait()
+            item = self.items.pop(0)
+            self._wake()
+            return item
+
+    def _wake(self) -> None:
+        if self.notify_all:
+            self.cond.notify_all()
+        else:
+            self.cond.notify()
