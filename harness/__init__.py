@@ -15,7 +15,15 @@ The public API, importable from here::
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names as type checkers should see them (they load lazily, below)
+    from harness.artifact import load
+    from harness.exploration import ExploreResult, explore, replay_explore
+    from harness.hunt import HuntResult
+    from harness.model import Model, invariant, operation
+    from harness.plain import hunt_class
+    from harness.replay import replay_artifact
 
 __version__ = "0.1.0"
 
@@ -27,9 +35,9 @@ _PUBLIC = {
     "invariant": "harness.model",
     "HuntResult": "harness.hunt",
     "hunt_class": "harness.plain",
-    "explore": "harness.explore",
-    "replay_explore": "harness.explore",
-    "ExploreResult": "harness.explore",
+    "explore": "harness.exploration",
+    "replay_explore": "harness.exploration",
+    "ExploreResult": "harness.exploration",
     "replay_artifact": "harness.replay",
     "load": "harness.artifact",
 }

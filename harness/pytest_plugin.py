@@ -325,7 +325,7 @@ def harness_explore(request: pytest.FixtureRequest) -> Callable[..., Any]:
     ``harness`` marker's points, max_examples, seed and expect apply; explore's own options
     (strategy, bound, instrument, name) are keywords of the call.
     """
-    from harness.explore import explore
+    from harness.exploration import explore
 
     config = request.config
     marker = request.node.get_closest_marker("harness")

@@ -630,19 +630,3 @@ __all__ = [
     "replay_explore",
     "run_explore",
 ]
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as `explore`.
-
-    The brief's spelling is ``harness.explore(setup=..., workers=...)``, and the module is
-    ``harness.explore`` too: once anything imports the module, Python binds the package's
-    attribute ``explore`` to it, shadowing the function `harness.__getattr__` would return.
-    Calling the module calls the function, so both spellings work whatever was imported first.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> ExploreResult:
-        return explore(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
