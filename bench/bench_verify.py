@@ -18,12 +18,14 @@ Run from the repository root (no installation needed):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -73,8 +75,9 @@ def exhaust_locked(bound: int | None, reduction: str) -> dict[str, Any]:
         started = perf_counter()
         while (schedule := search.next_schedule()) is not None:
             bo = make_backoffer(LockedBackoffer)
+            body: Callable[[], Any] = functools.partial(work, bo)
             result = ex.run(
-                [lambda bo=bo: work(bo)] * THREADS,
+                [body] * THREADS,
                 schedule,
                 modules=["harness_gallery.backoffer"],
                 capture_values=False,
@@ -110,7 +113,7 @@ def measure_frontrun(launcher: str | None) -> dict[str, Any]:
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FRONTRUN-JSON ")), None)
     if proc.returncode != 0 or line is None:
         return {"error": f"frontrun failed (exit {proc.returncode})", "stderr": proc.stderr[-2000:]}
-    out = json.loads(line[len("FRONTRUN-JSON ") :])
+    out: dict[str, Any] = json.loads(line[len("FRONTRUN-JSON ") :])
     seconds = sorted(c["seconds"] for c in out["cells"])
     out["median_seconds"] = seconds[len(seconds) // 2]
     return out

@@ -18,7 +18,6 @@ from harness import artifact
 from harness.artifact import (
     MAX_DEPTH,
     SCHEMA,
-    ArtifactError,
     decode,
     encode,
     file_stem,
@@ -28,6 +27,7 @@ from harness.artifact import (
     validate,
 )
 from harness.emit import emit_test, regression_test_source
+from harness.errors import ArtifactError
 from harness.failure import Failure
 from harness.hunt import hunt
 from harness.replay import python_note, replay_artifact
@@ -44,6 +44,7 @@ def found() -> Failure:
 
 def test_encode_does_not_change_the_failure(found: Failure) -> None:
     def snapshot(failure: Failure) -> str:
+        assert failure.trace is not None
         return repr((failure.scenario, failure.params, failure.details, failure.trace.events))
 
     before = snapshot(found)
@@ -296,6 +297,7 @@ def test_html_view_escapes_every_string(found: Failure) -> None:
     from harness.runtime.trace import Trace
 
     hostile = "<script>alert('x')</script>\"&<img src=x onerror=alert(1)>"
+    assert found.trace is not None
     events = [
         dataclasses.replace(e, target=hostile, value=hostile) if i % 3 == 0 else e
         for i, e in enumerate(found.trace.events)

@@ -42,7 +42,9 @@ def _outcome(failure: Failure | None, state: Any) -> Any:
     return ("ok", state)
 
 
-def outcomes(name: str, variant: str, index: int, bound: int, reduction: str, **shape: int):
+def outcomes(
+    name: str, variant: str, index: int, bound: int, reduction: str, **shape: int
+) -> tuple[set[Any], int]:
     spec = find_model(name)
     scenario = scenarios(spec, **shape)[index]
     params = default_params(spec)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from harness.artifact import load, save
+from harness.explain import label
 from harness.failure import Failure
-from harness.html import label, render_html
+from harness.html import render_html
 from harness.hunt import hunt
 from harness.replay import replay_artifact
 

@@ -99,6 +99,7 @@ def test_lost_ticket_is_caught_through_results_alone(tmp_path: Path) -> None:
         assert failure.kind == "linearizability" and failure.looks_minimal()
         assert "take() returned 1" in failure.message
         assert "self.next" in explain(failure)  # the interleaving behind the wrong result
+    assert failure is not None
     outcome = replay_artifact(load(save(failure, tmp_path)), trust_file=True)
     assert outcome.reproduced and outcome.identical_trace
 

@@ -13,7 +13,7 @@ from harness.edits import (
     worker_before,
 )
 from harness.explain import interleaving
-from harness.failure import CounterexampleFound, Step
+from harness.failure import Call, CounterexampleFound, Step
 from harness.hunt import hunt
 from harness.minimize import Minimizer, minimize, rank
 from harness.runtime.outcome import Preemption
@@ -23,7 +23,10 @@ from tests.targets.registers import CheckedLRUModel
 
 
 def _round(taken: list[Preemption]) -> Step:
-    calls = [[("put", {"key": 0}), ("put", {"key": 1}), ("get", {"key": 0})], [("get", {})]]
+    calls: list[list[Call]] = [
+        [("put", {"key": 0}), ("put", {"key": 1}), ("get", {"key": 0})],
+        [("get", {})],
+    ]
     # Worker 0's calls span its points 1-10, 11-25 and 26-40.
     return Step("round", calls, taken=taken, call_points=[[0, 10, 25, 40], [0, 7]])
 

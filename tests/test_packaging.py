@@ -24,7 +24,9 @@ def _setuptools_table() -> dict[str, object]:
 
 
 def test_every_harness_package_is_installed() -> None:
-    listed = set(_setuptools_table()["packages"])  # type: ignore[arg-type]
+    packages = _setuptools_table()["packages"]
+    assert isinstance(packages, list)
+    listed = set(packages)
     on_disk = {
         ".".join(init.parent.relative_to(ROOT).parts)
         for init in (ROOT / "harness").rglob("__init__.py")

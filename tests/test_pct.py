@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from harness.catalog import find_model
@@ -58,7 +60,8 @@ def racy_scenario(name: str, variant: str, shape: dict[str, int]) -> Scenario:
     """The first scenario of the shape in which DFS finds the race."""
     key = (name, variant)
     if key not in _SCENARIOS:
-        found = verify_spec(find_model(name), variant, Settings(shrink=False), bound=1, **shape)
+        plan: dict[str, Any] = {"bound": 1, **shape}
+        found = verify_spec(find_model(name), variant, Settings(shrink=False), **plan)
         assert found.failing_scenario is not None
         _SCENARIOS[key] = found.failing_scenario
     return _SCENARIOS[key]

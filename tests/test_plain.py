@@ -23,12 +23,14 @@ from harness import report
 from harness.counterexample import load, replay_artifact, save
 from harness.errors import UsageError
 from harness.linearizability import Replica
+from harness.model import ModelSpec
 from harness.plain import (
     SELF,
     SMALL_INTS,
     Opaque,
     PlainClassError,
     PlainClassWarning,
+    PlainModel,
     ReplayOnly,
     Sequential,
     default_instrument,
@@ -73,9 +75,16 @@ def test_cachetools_lru_is_caught_minimal_with_no_model_code(seeds: int, allowed
     assert len(misses) <= allowed, misses
 
 
+def _model(spec: ModelSpec) -> type[PlainModel]:
+    """The plain class's model, typed as such (a spec's `cls` is any Model)."""
+    assert issubclass(spec.cls, PlainModel)
+    return spec.cls
+
+
 def _lru_outcome() -> tuple[str, int | None, str | None]:
     result = harness.hunt_class(cachetools.LRUCache, args=(3,), seed=5, shrink=False)
-    return result.kind, result.first_example, result.failure and result.failure.describe()
+    failure = result.failure
+    return result.kind, result.first_example, failure.describe() if failure else None
 
 
 def test_plain_hunts_do_not_depend_on_process_history() -> None:
@@ -144,7 +153,7 @@ def test_counterexample_file_names_the_class_and_replays(tmp_path: Path) -> None
 def test_a_method_outside_the_default_set_replays_by_name() -> None:
     """A file from a hunt with `strategies=` for a method the default model leaves out."""
     spec = plain_spec(Shelf)
-    assert "attach" in spec.cls.skipped
+    assert "attach" in _model(spec).skipped
     attach = spec.operation("attach")
     assert isinstance(attach, ReplayOnly) and attach.strategy().is_empty
     drawn = plain_spec(Shelf, strategies={"attach.widget": st.just(None)})
@@ -179,7 +188,7 @@ def test_operations_are_public_methods_with_small_domains() -> None:
     assert [op.name for op in only.operations][:2] == ["get", "__setitem__"]
     picky = plain_spec(Picky)
     assert picky.operation("scaled").strategies == {}  # an argument with a default keeps it
-    assert picky.cls.calls["mode"].positional == ("how",)
+    assert _model(picky).calls["mode"].positional == ("how",)
     override = plain_spec(Picky, strategies={"scaled.factor": st.just(3.0)})
     assert set(override.operation("scaled").strategies) == {"factor"}
 
@@ -272,7 +281,9 @@ def test_constructor_that_raises_is_a_broken_model_naming_the_class() -> None:
         (Shelf, {"strategies": {"put.count": 3}}, "needs a Hypothesis strategy"),
     ],
 )
-def test_bad_input_is_a_precise_usage_error(target: object, options: dict, message: str) -> None:
+def test_bad_input_is_a_precise_usage_error(
+    target: object, options: dict[str, typing.Any], message: str
+) -> None:
     with pytest.raises(PlainClassError, match=message) as caught:
         harness.hunt_class(target, **options)  # type: ignore[arg-type]
     assert isinstance(caught.value, UsageError)
@@ -367,7 +378,7 @@ def test_copies_of_the_reference_share_its_locks_but_not_its_state(world: World)
     copy (not be rebuilt call by call), and a copy must not see the original's later calls."""
     spec = plain_spec(LockedLRU, args=(2,), instrument=WRAPPER)
     with world.virtual_time():
-        reference = Sequential(LockedLRU(2), spec.cls.calls)
+        reference = Sequential(LockedLRU(2), _model(spec).calls)
         assert len(reference.locks) == 1
         reference.put(key=1, value=1)
         twin = copy.deepcopy(reference)
@@ -387,7 +398,7 @@ def test_equal_states_of_a_locked_reference_collapse_into_one(world: World) -> N
     written as a name -- equal contents, one key; other contents, another."""
     spec = plain_spec(LockedLRU, args=(2,), instrument=WRAPPER)
     with world.virtual_time():
-        one, two = (Sequential(LockedLRU(2), spec.cls.calls) for _ in range(2))
+        one, two = (Sequential(LockedLRU(2), _model(spec).calls) for _ in range(2))
         for reference in (one, two):
             reference.put(key=1, value=1)
         assert Replica(one).key() == Replica(two).key()

@@ -22,7 +22,6 @@ from harness.replay import replay_artifact
 from harness.runtime.hooks import gil_enabled
 from harness.runtime.world import active_world
 from harness.settings import Settings
-from harness.stress import engine as engine_module
 from harness.stress import gate as gate_module
 from harness.stress.engine import MIN_SWITCH_INTERVAL, fast_switching
 from harness.verdict import Clean, Counterexample, Interrupted, NotTested, StressFailure
@@ -313,7 +312,7 @@ def test_an_interrupt_under_stress_keeps_only_what_replays(monkeypatch: pytest.M
         if next(calls) == 7:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine_module.interrupts, "check", ctrl_c_at_round_7)
+    monkeypatch.setattr(harness.interrupts, "check", ctrl_c_at_round_7)
     with pytest.raises(KeyboardInterrupt) as caught:
         hunt("backoffer.locked", max_examples=10, engine="stress", repeats=5)
     result = caught.value.harness_result  # type: ignore[attr-defined]

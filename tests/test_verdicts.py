@@ -311,7 +311,7 @@ def test_a_call_that_raised_after_a_change_made_in_c_says_what_ran_meanwhile() -
     must say what ran while the raising worker was switched out -- not just "no conflict"."""
     import warnings
 
-    from sortedcontainers import SortedDict
+    from sortedcontainers import SortedDict  # type: ignore[import-untyped]
 
     import harness
     from harness.explain import explain

@@ -31,7 +31,8 @@ class CrashingInvariantModel(Model):
     @invariant()
     def looks_at_a_missing_key(self) -> None:
         if self.box.items:
-            assert {}["missing"]  # KeyError: a bug in the model, not in Box
+            missing: dict[str, int] = {}
+            assert missing["missing"]  # KeyError: a bug in the model, not in Box
 
 
 class NoStrategyModel(Model):
