@@ -20,14 +20,14 @@ from typing import Any
 
 import harness
 from harness import plain, progress, report
-from harness.artifact import DEFAULT_DIRECTORY, MAX_SEED, load
+from harness.artifact import DEFAULT_DIRECTORY, MAX_SEED, Artifact, load
 from harness.catalog import UNAVAILABLE, all_models, split_variant
 from harness.errors import UsageError
 from harness.hunt import DEFAULT_MAX_EXAMPLES, ENGINES, MAX_EXAMPLES, HuntResult, hunt_spec
 from harness.keeper import Keeper
 from harness.machine import HUNT_STRATEGIES
 from harness.model import ModelSpec
-from harness.replay import python_note, replay_artifact, replay_command
+from harness.replay import ReplayOutcome, python_note, replay_artifact, replay_command
 from harness.runtime.points import DEFAULT_GRANULARITY, GRANULARITIES
 from harness.settings import DEFAULT_REPEATS, Settings
 from harness.verify_cli import add_verify_parser, run_verify
@@ -309,11 +309,7 @@ def _add_replay(replay: argparse.ArgumentParser) -> None:
 
 
 def _hunt(args: argparse.Namespace) -> int:
-    if "\0" in args.artifacts:
-        raise UsageError("--artifacts: a path cannot contain a NUL byte")
-    artifacts = Path(args.artifacts)
-    if artifacts.exists() and not artifacts.is_dir():
-        raise UsageError(f"--artifacts {artifacts} exists and is not a directory")
+    artifacts = _artifacts_dir(args.artifacts)
     spec, variants = _resolve_variants(args)
     note = plain.skipped_note(spec)
     if note is not None:
@@ -334,12 +330,9 @@ def _hunt(args: argparse.Namespace) -> int:
     for variant in variants:
         keeper = Keeper(artifacts, spec)
         result, interrupt = _hunt_one(args, spec, variant, settings, keeper)
-        failure = result.failure or result.first_failure
-        if failure is not None:
-            saved = keeper.keep(failure) if interrupt is None else keeper.keep_with_values(failure)
-            if saved is not None:
-                paths[variant] = str(saved)
-        keeper.dump_unsaved()
+        saved = _keep(keeper, result, interrupt)
+        if saved is not None:
+            paths[variant] = saved
         if interrupt is not None:
             _say_interrupted(keeper, f"{spec.name}.{variant}", interrupt)
         results.append(result)
@@ -347,6 +340,37 @@ def _hunt(args: argparse.Namespace) -> int:
             print(report.hunt_text(result, paths.get(variant), colour=colour))
         if interrupt is not None:
             break
+    return _hunt_exit(args, spec, results, paths, interrupt)
+
+
+def _artifacts_dir(value: str) -> Path:
+    """The --artifacts folder, refused in one line when it cannot be one."""
+    if "\0" in value:
+        raise UsageError("--artifacts: a path cannot contain a NUL byte")
+    artifacts = Path(value)
+    if artifacts.exists() and not artifacts.is_dir():
+        raise UsageError(f"--artifacts {artifacts} exists and is not a directory")
+    return artifacts
+
+
+def _keep(keeper: Keeper, result: HuntResult, interrupt: BaseException | None) -> str | None:
+    """Put the hunt's counterexample (or the failure an interrupt kept) on disk; its path."""
+    failure = result.failure or result.first_failure
+    saved = None
+    if failure is not None:
+        saved = keeper.keep(failure) if interrupt is None else keeper.keep_with_values(failure)
+    keeper.dump_unsaved()
+    return None if saved is None else str(saved)
+
+
+def _hunt_exit(
+    args: argparse.Namespace,
+    spec: ModelSpec,
+    results: list[HuntResult],
+    paths: dict[str, str],
+    interrupt: BaseException | None,
+) -> int:
+    """--json's one object, a stderr line per verdict that is not a result, the exit status."""
     if args.json:
         print(json.dumps(report.hunt_json(spec.name, results, paths)))
     for r in results:
@@ -434,20 +458,10 @@ def _replay(args: argparse.Namespace) -> int:
         written = write_html(outcome.failure, args.html)
         if not args.json:
             print(f"HTML view written: {written}")
-    label = f"{artifact.model}.{args.variant or artifact.variant}"
     if args.json:
         print(json.dumps(report.replay_json(artifact, outcome, args.variant)))
-    elif outcome.failure is None:
-        if outcome.verdict == "no-longer-fails":
-            print(f"{label}: no longer fails ({outcome.divergence})")
     else:
-        colour = report.colour_wanted(sys.stdout)
-        print(report.failure_text(outcome.failure, full=args.full, colour=colour))
-        print()
-        if outcome.identical_trace:
-            print("reproduced: the trace is identical, step by step")
-        elif outcome.reproduced:
-            print(f"reproduced, but the {outcome.divergence}")
+        _print_replay(args, artifact, outcome)
     if outcome.verdict == "different-failure":
         raise UsageError(
             f"{artifact.path}: not reproduced: {outcome.different} (has the model changed?)"
@@ -458,6 +472,22 @@ def _replay(args: argparse.Namespace) -> int:
             "(see the note above)"
         )
     return 1 if outcome.reproduced else 0
+
+
+def _print_replay(args: argparse.Namespace, artifact: Artifact, outcome: ReplayOutcome) -> None:
+    """What a replay shows in the terminal: the failure again and whether its trace matched."""
+    if outcome.failure is None:
+        if outcome.verdict == "no-longer-fails":
+            label = f"{artifact.model}.{args.variant or artifact.variant}"
+            print(f"{label}: no longer fails ({outcome.divergence})")
+        return
+    colour = report.colour_wanted(sys.stdout)
+    print(report.failure_text(outcome.failure, full=args.full, colour=colour))
+    print()
+    if outcome.identical_trace:
+        print("reproduced: the trace is identical, step by step")
+    elif outcome.reproduced:
+        print(f"reproduced, but the {outcome.divergence}")
 
 
 def _models(args: argparse.Namespace) -> int:
