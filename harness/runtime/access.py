@@ -233,7 +233,7 @@ _UNARY = frozenset(
 )
 
 
-def _stack_effect(ins: dis.Instruction) -> tuple[int, int] | None:
+def _stack_effect(ins: dis.Instruction) -> tuple[int, int] | None:  # noqa: C901, PLR0912 -- one case per opcode family
     """(items popped, items pushed) for the instructions argument expressions are made of;
     None for anything else (the caller then gives up on the expression)."""
     op, arg = ins.opname, ins.arg or 0

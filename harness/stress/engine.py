@@ -91,7 +91,7 @@ class StressOutcome:
     failure: Failure | None  # the reproduced failure, not yet minimised
 
 
-def stress(
+def stress(  # noqa: PLR0915 -- on the size allow-list of tests/test_architecture.py, to be split
     spec: ModelSpec,
     variant: str,
     settings: Settings = STRESS_DEFAULTS,
