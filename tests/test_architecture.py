@@ -258,3 +258,10 @@ def test_the_cli_starts_without_the_engines_it_is_not_running() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_one_class_is_called_preemption() -> None:
+    """ "Preemption" means a switch that happened (`harness.runtime.outcome`); a strategy's
+    requests are named for what they pin (`ThreadPreemption`, `StepPreemption`)."""
+    named = [name for name, node, _ in definitions() if name.rsplit(".", 1)[-1] == "Preemption"]
+    assert named == ["harness.runtime.outcome.Preemption"], named

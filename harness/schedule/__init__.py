@@ -8,16 +8,16 @@ One module per strategy, all implementing `DecisionSource`:
 
 from harness.schedule.base import DecisionSource
 from harness.schedule.drawn import DrawnSchedule, ThreadPreemption
-from harness.schedule.preemptive import Preemption, PreemptionSchedule
+from harness.schedule.preemptive import PreemptionSchedule, StepPreemption
 from harness.schedule.randomized import RandomSchedule
 from harness.schedule.replay import ReplaySchedule
 
 __all__ = [
     "DecisionSource",
     "DrawnSchedule",
-    "Preemption",
     "PreemptionSchedule",
     "RandomSchedule",
     "ReplaySchedule",
+    "StepPreemption",
     "ThreadPreemption",
 ]

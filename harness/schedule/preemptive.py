@@ -1,6 +1,6 @@
 """Run the current thread until it blocks or ends, except at a few chosen steps.
 
-This is the shape Hypothesis draws and shrinks: a short list of `Preemption(step, choice)`.
+This is the shape Hypothesis draws and shrinks: a short list of `StepPreemption(step, choice)`.
 Shrinking removes preemptions, moves them earlier and lowers `choice`, so the final
 counterexample has as few context switches as the bug needs (one, for a lost update).
 `choice` indexes the *other* runnable threads modulo their number, so every drawn value is
@@ -13,8 +13,12 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 
-class Preemption(NamedTuple):
-    """At scheduling point `step`, switch to the `choice`-th other runnable thread."""
+class StepPreemption(NamedTuple):
+    """At scheduling point `step`, switch to the `choice`-th other runnable thread.
+
+    A request of this strategy, named apart from `harness.runtime.outcome.Preemption` (a switch
+    that happened) and `harness.schedule.drawn.ThreadPreemption` (a request at a thread's own
+    point): "Preemption" alone means the one that happened."""
 
     step: int
     choice: int = 0
@@ -27,8 +31,8 @@ class PreemptionSchedule:
     a fixed rule, so that only the listed preemptions vary between schedules.
     """
 
-    def __init__(self, preemptions: Iterable[Preemption | tuple[int, int]] = ()) -> None:
-        self.preemptions = tuple(Preemption(*p) for p in preemptions)
+    def __init__(self, preemptions: Iterable[StepPreemption | tuple[int, int]] = ()) -> None:
+        self.preemptions = tuple(StepPreemption(*p) for p in preemptions)
         self._at: dict[int, int] = {}
         for step, choice in self.preemptions:
             self._at.setdefault(step, choice)
