@@ -24,7 +24,6 @@ import threading
 import time
 import traceback
 import types
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from types import TracebackType
@@ -32,6 +31,7 @@ from typing import Any, Protocol
 
 from harness.errors import NotCallableWorkerError, NoWorkersError, ScheduleError, UsageError
 from harness.runtime import registry
+from harness.runtime.capture import Values, resolve_write
 from harness.runtime.clock import VirtualClock, real_monotonic, real_sleep
 from harness.runtime.decision import DecisionSource
 from harness.runtime.hooks import process_hooks
@@ -42,24 +42,18 @@ from harness.runtime.outcome import (
     Preemption,
     RunResult,
     Stuck,
-    Waiter,
     WorkerError,
 )
 from harness.runtime.points import (
     DEFAULT_GRANULARITY,
-    MISSING,
     Point,
     check_granularity,
-    evaluate,
-    instance_attr,
-    item_value,
 )
-from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, caller_site, user_site
+from harness.runtime.sync import REAL_ALLOCATE_LOCK, caller_site
 from harness.runtime.trace import RawEvent, Trace
 from harness.runtime.worker import RunAborted, Worker, pick_cpu
 from harness.runtime.world import World, active_world
 
-_SLEEP = "sleep"
 MAX_THREADS = 64
 DEFAULT_MAX_STEPS = 100_000
 DEFAULT_STUCK_AFTER = 5.0
@@ -124,8 +118,7 @@ class Run:
         self.done = REAL_ALLOCATE_LOCK()
         self.done.acquire()
         self._sync_points: dict[tuple[str, str, str], Point] = {}
-        self._objects: dict[int, int] = {}
-        self._alive: list[Any] = []
+        self.values = Values()
 
     # -- the hot path: a controlled thread reached a scheduling point ------------------------
 
@@ -135,10 +128,10 @@ class Run:
         if self.aborting:
             raise RunAborted
         if w.pending is not None:
-            self._resolve_write(w)
+            resolve_write(w)
         detail = None
         if self.capture and point.owner:
-            detail = self._capture(w, point, frame or sys._getframe(2))
+            detail = self.values.capture(w, point, frame or sys._getframe(2))
         self._reach(w, point, detail)
 
     def _reach(self, w: Worker, point: Point, detail: list[Any] | None) -> None:
@@ -160,53 +153,14 @@ class Run:
             )
             self._abort(None)
             raise RunAborted
+        self._switch_to(nxt)
+        w.park()
+
+    def _switch_to(self, nxt: int) -> None:
+        """Give the CPU to thread `nxt` (the caller then parks or ends)."""
         self.switches += 1
         self.current = nxt
         self.workers[nxt].baton.release()
-        w.park()
-
-    # -- values for the trace, read without running user code --------------------------------
-
-    def _capture(self, w: Worker, point: Point, frame: types.FrameType) -> list[Any] | None:
-        """``[key, value, object number]`` for the trace, read without running user code.
-
-        Objects are numbered in order of first appearance in the run (deterministic, unlike
-        ``id()``), so that an explanation can tell two instances' ``self.n`` apart.
-        """
-        assert point.owner is not None
-        owner = evaluate(point.owner, frame)
-        if owner is MISSING:
-            return None
-        number = self._objects.get(id(owner))
-        if number is None:
-            number = self._objects[id(owner)] = len(self._objects) + 1
-            self._alive.append(owner)  # keep it alive so its id() is not reused in this run
-        kind = point.kind
-        if point.key is not None:
-            key = evaluate(point.key, frame)
-            if key is MISSING:
-                return None
-            if kind == "read":
-                return [key, item_value(owner, key), number]
-            detail = [key, MISSING, number]
-            if kind == "write":
-                w.pending = (detail, owner, key, True)
-            return detail
-        if point.attr is None:
-            return None
-        if kind == "read":
-            return [MISSING, instance_attr(owner, point.attr), number]
-        detail = [MISSING, MISSING, number]
-        if kind == "write":
-            w.pending = (detail, owner, point.attr, False)
-        return detail
-
-    def _resolve_write(self, w: Worker) -> None:
-        """Fill in the value a write stored, now that it has happened (same thread, no switch)."""
-        assert w.pending is not None
-        detail, owner, name, is_item = w.pending
-        w.pending = None
-        detail[1] = item_value(owner, name) if is_item else instance_attr(owner, name)
 
     # -- blocking, waking, sleeping: called by the patched primitives -------------------------
 
@@ -215,7 +169,7 @@ class Run:
         if self.aborting:
             raise RunAborted
         if w.pending is not None:
-            self._resolve_write(w)
+            resolve_write(w)
         site = caller_site(3)
         key = (site, kind, target)
         point = self._sync_points.get(key)
@@ -224,33 +178,6 @@ class Run:
             point = Point(module, int(line) if line.isdigit() else 0, -1, kind, kind, target)
             self._sync_points[key] = point
         self._reach(w, point, None)
-
-    def acquire(self, w: Worker, lock: Lock, blocking: bool, timeout: float) -> bool:
-        self.sync_point(w, "acquire", lock.name)
-        if lock.try_acquire(w.tid):
-            return True
-        if not blocking:
-            return False
-        deadline = None if timeout is None or timeout < 0 else self.clock.elapsed + timeout
-        while True:
-            if deadline is not None and self.clock.elapsed >= deadline:
-                return False
-            self.block(w, lock, deadline)
-            if lock.try_acquire(w.tid):
-                return True
-            if w.timed_out:
-                return False
-
-    def released(self, w: Worker, lock: Lock) -> None:
-        if self.aborting:
-            return
-        self._wake_waiters(lock)
-        self.sync_point(w, "release", lock.name)
-
-    def sleep(self, w: Worker, seconds: float) -> None:
-        self.sync_point(w, "sleep", f"{seconds:g}s")
-        if seconds > 0:
-            self.block(w, _SLEEP, self.clock.elapsed + seconds)
 
     def block(self, w: Worker, on: Any, deadline: float | None) -> None:
         """Mark `w` blocked on `on` (or asleep until `deadline`) and give the CPU away."""
@@ -263,12 +190,10 @@ class Run:
             self._abort(self._deadlock())
             raise RunAborted
         if nxt != w.tid:
-            self.switches += 1
-            self.current = nxt
-            self.workers[nxt].baton.release()
+            self._switch_to(nxt)
             w.park()
 
-    def _wake_waiters(self, on: Any) -> None:
+    def wake_waiters(self, on: Any) -> None:
         for tid in sorted(self.live):
             worker = self.workers[tid]
             if worker.blocked_on is on:
@@ -332,7 +257,7 @@ class Run:
         if w.lost:
             return
         if w.pending is not None:
-            self._resolve_write(w)
+            resolve_write(w)
         self.finished_count += 1
         self.live.discard(w.tid)
         self._set_runnable(w.tid, False)
@@ -349,9 +274,7 @@ class Run:
             self._abort(self._deadlock())
             self._unwind_next()
             return
-        self.switches += 1
-        self.current = nxt
-        self.workers[nxt].baton.release()
+        self._switch_to(nxt)
 
     # -- abandoning a run ----------------------------------------------------------------------
 
@@ -408,28 +331,12 @@ class Run:
     # -- reports -------------------------------------------------------------------------------
 
     def _livelock(self) -> Livelock:
-        window = self.raw[-2000:]
-        counts = Counter(point.location for _s, _t, point, _d in window)
-        return Livelock(self.max_steps, tuple(counts.most_common(5)))
+        return Livelock.of(self.max_steps, [point.location for *_, point, _d in self.raw[-2000:]])
 
     def _deadlock(self) -> Deadlock:
         frames = sys._current_frames()
-        waiters = []
-        edges: dict[int, int] = {}
-        for tid in sorted(self.live):
-            worker = self.workers[tid]
-            on = worker.blocked_on
-            frame = frames.get(worker.ident)
-            where = user_site(frame) if frame is not None else "?"
-            if isinstance(on, Lock):
-                holder = None if on.internal else on.owner
-                what = "a notification (Condition/Event wait)" if on.internal else on.name
-            else:
-                holder, what = None, "nothing runnable"
-            if holder is not None:
-                edges[tid] = holder
-            waiters.append(Waiter(tid, what, holder, where))
-        return Deadlock(tuple(waiters), _find_cycle(edges))
+        live = [self.workers[tid] for tid in sorted(self.live)]
+        return Deadlock.of([(w.tid, w.blocked_on, frames.get(w.ident)) for w in live])
 
     def result(self) -> RunResult:
         return RunResult(
@@ -539,20 +446,6 @@ def abandoned_threads() -> int:
     them."""
     _ABANDONED[:] = [entry for entry in _ABANDONED if entry.thread.is_alive()]
     return len(_ABANDONED)
-
-
-def _find_cycle(edges: dict[int, int]) -> tuple[int, ...]:
-    """The first wait-for cycle (thread -> holder of what it waits for), closed, or ()."""
-    for start in sorted(edges):
-        path = [start]
-        node = edges[start]
-        while node in edges and node not in path:
-            path.append(node)
-            node = edges[node]
-        if node in path:
-            cycle = path[path.index(node) :]
-            return (*cycle, node)
-    return ()
 
 
 def _check_workers(fns: Any) -> list[Callable[[], Any]]:

@@ -8,9 +8,12 @@ stack -- enough to understand the problem without re-running it.
 
 from __future__ import annotations
 
+import types
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
+from harness.runtime.sync import Lock, user_site
 from harness.runtime.trace import Trace
 
 
@@ -56,6 +59,24 @@ class Deadlock:
     waiters: tuple[Waiter, ...]
     cycle: tuple[int, ...]
 
+    @classmethod
+    def of(cls, blocked: list[tuple[int, Any, types.FrameType | None]]) -> Deadlock:
+        """The deadlock of threads ``(number, what it is blocked on, its frame)``: who waits
+        for which lock held by whom, where, and the first wait-for cycle among them."""
+        waiters = []
+        edges: dict[int, int] = {}
+        for tid, on, frame in blocked:
+            where = user_site(frame) if frame is not None else "?"
+            if isinstance(on, Lock):
+                holder = None if on.internal else on.owner
+                what = "a notification (Condition/Event wait)" if on.internal else on.name
+            else:
+                holder, what = None, "nothing runnable"
+            if holder is not None:
+                edges[tid] = holder
+            waiters.append(Waiter(tid, what, holder, where))
+        return cls(tuple(waiters), _find_cycle(edges))
+
     def describe(self) -> str:
         lines = ["deadlock: every unfinished thread is blocked"]
         if self.cycle:
@@ -72,6 +93,11 @@ class Livelock:
 
     max_steps: int
     hot: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, max_steps: int, recent: list[str]) -> Livelock:
+        """The livelock whose most recent points were at `recent` locations."""
+        return cls(max_steps, tuple(Counter(recent).most_common(5)))
 
     def describe(self) -> str:
         spots = ", ".join(f"{loc} ({n}x)" for loc, n in self.hot)
@@ -129,3 +155,17 @@ class RunResult:
         for err in self.errors:
             parts.append(f"{err}\n{err.traceback.rstrip()}")
         return "\n".join(parts) if parts else "ok"
+
+
+def _find_cycle(edges: dict[int, int]) -> tuple[int, ...]:
+    """The first wait-for cycle (thread -> holder of what it waits for), closed, or ()."""
+    for start in sorted(edges):
+        path = [start]
+        node = edges[start]
+        while node in edges and node not in path:
+            path.append(node)
+            node = edges[node]
+        if node in path:
+            cycle = path[path.index(node) :]
+            return (*cycle, node)
+    return ()

@@ -93,7 +93,7 @@ class Lock:
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         agent = controlled_thread()
         if agent is not None and agent.run is not None:
-            return agent.run.acquire(agent, self, blocking, timeout)
+            return acquire(agent.run, agent, self, blocking, timeout)
         clock = owner_clock()
         if clock is None:
             free = free_world() if blocking else None
@@ -126,7 +126,7 @@ class Lock:
         self.owner = None
         agent = controlled_thread()
         if agent is not None and agent.run is not None:
-            agent.run.released(agent, self)
+            released(agent.run, agent, self)
 
     def locked(self) -> bool:
         return self._real.locked()
@@ -149,3 +149,47 @@ class Lock:
     def __repr__(self) -> str:
         state = "locked" if self._real.locked() else "unlocked"
         return f"<harness {state} {self.name}>"
+
+
+# -- what the primitives do on a controlled thread of a run ------------------------------------
+# `run` is the `harness.runtime.executor.Run` the thread belongs to (not imported: the
+# executor builds on this module). Each is a scheduling point first, then the semantics.
+
+
+def acquire(run: Any, w: Any, lock: Lock, blocking: bool, timeout: float) -> bool:
+    """`Lock.acquire` on controlled thread `w`: a point, then blocking cooperatively until the
+    lock is free or the timeout passes on virtual time."""
+    run.sync_point(w, "acquire", lock.name)
+    if lock.try_acquire(w.tid):
+        return True
+    if not blocking:
+        return False
+    deadline = None if timeout is None or timeout < 0 else run.clock.elapsed + timeout
+    while True:
+        if deadline is not None and run.clock.elapsed >= deadline:
+            return False
+        run.block(w, lock, deadline)
+        if lock.try_acquire(w.tid):
+            return True
+        if w.timed_out:
+            return False
+
+
+def released(run: Any, w: Any, lock: Lock) -> None:
+    """After `Lock.release` on controlled thread `w`: wake its waiters, then a point."""
+    if run.aborting:
+        return
+    run.wake_waiters(lock)
+    run.sync_point(w, "release", lock.name)
+
+
+#: What a sleeping thread is blocked on.
+SLEEP = "sleep"
+
+
+def sleep(run: Any, w: Any, seconds: float) -> None:
+    """`time.sleep` on controlled thread `w`: a point, then asleep until virtual time passes
+    `seconds` (the scheduler runs the others, or moves the clock on when none can run)."""
+    run.sync_point(w, "sleep", f"{seconds:g}s")
+    if seconds > 0:
+        run.block(w, SLEEP, run.clock.elapsed + seconds)

@@ -31,7 +31,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Any
 
-from harness.runtime import registry
+from harness.runtime import registry, sync
 from harness.runtime.clock import REAL_TIME, VirtualClock, real_monotonic
 from harness.runtime.rebind import Rebinding
 from harness.runtime.registry import controlled_thread
@@ -210,7 +210,7 @@ class World:
                 raise ValueError("sleep length must be non-negative")
             agent = controlled_thread()
             if agent is not None and agent.run is not None:
-                agent.run.sleep(agent, seconds)
+                sync.sleep(agent.run, agent, seconds)
             elif self.owner_virtual and get_ident() == self.owner:
                 clock.advance(seconds)
             elif get_ident() in self.free_threads:
