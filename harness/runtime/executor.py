@@ -292,39 +292,6 @@ class Run:
         else:
             self.done.release()
 
-    def declare_stuck(self, seconds: float) -> None:
-        """Called by the test thread's watchdog: abandon the thread that stopped progressing."""
-        frames = sys._current_frames()
-        stacks = {
-            tid: "".join(traceback.format_stack(frames[self.workers[tid].ident]))
-            for tid in sorted(self.live)
-            if self.workers[tid].ident in frames
-        }
-        culprit = self.current if self.current in self.live else min(self.live)
-        self._abort(Stuck(culprit, seconds, stacks))
-        worker = self.workers[culprit]
-        worker.lost = True
-        self.live.discard(culprit)
-        interrupt(worker)
-        self._unwind_next()
-
-    def abandon_all(self) -> None:
-        """Last resort when unwinding itself stopped progressing: give up on every thread."""
-        for tid in sorted(self.live):
-            self.workers[tid].lost = True
-            interrupt(self.workers[tid])
-        self.live.clear()
-        self.done.release()
-
-    def interrupt(self, patience: float) -> None:
-        """Called by the test thread when it is interrupted: make every worker unwind at its
-        next point, wait up to `patience` seconds for them, then abandon what is left."""
-        if not self.live:
-            return
-        self._abort(None)
-        if not self.done.acquire(timeout=patience):
-            self.abandon_all()
-
     def progress(self) -> tuple[int, int, int]:
         return (self.step, self.switches, self.finished_count)
 
@@ -349,6 +316,45 @@ class Run:
             preemptions=list(self.preemptions),
             forced=list(self.forced),
         )
+
+
+# -- the watchdog's side of a run: abandoning threads that stopped making progress ----------
+
+
+def declare_stuck(run: Run, seconds: float) -> None:
+    """Called by the test thread's watchdog: abandon the thread that stopped progressing."""
+    frames = sys._current_frames()
+    stacks = {
+        tid: "".join(traceback.format_stack(frames[run.workers[tid].ident]))
+        for tid in sorted(run.live)
+        if run.workers[tid].ident in frames
+    }
+    culprit = run.current if run.current in run.live else min(run.live)
+    run._abort(Stuck(culprit, seconds, stacks))
+    worker = run.workers[culprit]
+    worker.lost = True
+    run.live.discard(culprit)
+    interrupt(worker)
+    run._unwind_next()
+
+
+def abandon_all(run: Run) -> None:
+    """Last resort when unwinding itself stopped progressing: give up on every thread."""
+    for tid in sorted(run.live):
+        run.workers[tid].lost = True
+        interrupt(run.workers[tid])
+    run.live.clear()
+    run.done.release()
+
+
+def interrupt_run(run: Run, patience: float) -> None:
+    """Called by the test thread when it is interrupted: make every worker unwind at its
+    next point, wait up to `patience` seconds for them, then abandon what is left."""
+    if not run.live:
+        return
+    run._abort(None)
+    if not run.done.acquire(timeout=patience):
+        abandon_all(run)
 
 
 class _Abandoned:
@@ -640,7 +646,7 @@ class Executor:
             except BaseException:
                 # Interrupted (Ctrl-C, a timeout) while the workers run: unwind them before
                 # leaving, so that the pool is clean for the next run in this process.
-                run.interrupt(stuck_after)
+                interrupt_run(run, stuck_after)
                 raise
         finally:
             for worker in workers:
@@ -664,9 +670,9 @@ class Executor:
                 last, last_change = progress, now
             elif now - last_change >= stuck_after:
                 if isinstance(run.hang, Stuck) or run.aborting:
-                    run.abandon_all()
+                    abandon_all(run)
                 else:
-                    run.declare_stuck(now - last_change)
+                    declare_stuck(run, now - last_change)
                 last_change = now
 
 
