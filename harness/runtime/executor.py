@@ -24,7 +24,6 @@ import threading
 import time
 import traceback
 import types
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from types import TracebackType
@@ -34,6 +33,7 @@ from harness.errors import NotCallableWorkerError, NoWorkersError, ScheduleError
 from harness.runtime import registry
 from harness.runtime.clock import VirtualClock, real_monotonic, real_sleep
 from harness.runtime.decision import DecisionSource
+from harness.runtime.hangs import deadlock, livelock
 from harness.runtime.hooks import process_hooks
 from harness.runtime.instrument import resolve_modules
 from harness.runtime.outcome import (
@@ -42,7 +42,6 @@ from harness.runtime.outcome import (
     Preemption,
     RunResult,
     Stuck,
-    Waiter,
     WorkerError,
 )
 from harness.runtime.points import (
@@ -54,7 +53,7 @@ from harness.runtime.points import (
     instance_attr,
     item_value,
 )
-from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, caller_site, user_site
+from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, caller_site
 from harness.runtime.trace import RawEvent, Trace
 from harness.runtime.worker import RunAborted, Worker, pick_cpu
 from harness.runtime.world import World, active_world
@@ -143,7 +142,7 @@ class Run:
 
     def _reach(self, w: Worker, point: Point, detail: list[Any] | None) -> None:
         if self.step >= self.max_steps:
-            self._abort(self._livelock())
+            self._abort(livelock(self))
             raise RunAborted
         step = self.step = self.step + 1
         w.points += 1
@@ -260,7 +259,7 @@ class Run:
         self._set_runnable(w.tid, False)
         nxt = self._pick_next()
         if nxt is None:
-            self._abort(self._deadlock())
+            self._abort(deadlock(self))
             raise RunAborted
         if nxt != w.tid:
             self.switches += 1
@@ -346,7 +345,7 @@ class Run:
             return
         nxt = self._pick_next()
         if nxt is None:
-            self._abort(self._deadlock())
+            self._abort(deadlock(self))
             self._unwind_next()
             return
         self.switches += 1
@@ -406,30 +405,6 @@ class Run:
         return (self.step, self.switches, self.finished_count)
 
     # -- reports -------------------------------------------------------------------------------
-
-    def _livelock(self) -> Livelock:
-        window = self.raw[-2000:]
-        counts = Counter(point.location for _s, _t, point, _d in window)
-        return Livelock(self.max_steps, tuple(counts.most_common(5)))
-
-    def _deadlock(self) -> Deadlock:
-        frames = sys._current_frames()
-        waiters = []
-        edges: dict[int, int] = {}
-        for tid in sorted(self.live):
-            worker = self.workers[tid]
-            on = worker.blocked_on
-            frame = frames.get(worker.ident)
-            where = user_site(frame) if frame is not None else "?"
-            if isinstance(on, Lock):
-                holder = None if on.internal else on.owner
-                what = "a notification (Condition/Event wait)" if on.internal else on.name
-            else:
-                holder, what = None, "nothing runnable"
-            if holder is not None:
-                edges[tid] = holder
-            waiters.append(Waiter(tid, what, holder, where))
-        return Deadlock(tuple(waiters), _find_cycle(edges))
 
     def result(self) -> RunResult:
         return RunResult(
@@ -539,20 +514,6 @@ def abandoned_threads() -> int:
     them."""
     _ABANDONED[:] = [entry for entry in _ABANDONED if entry.thread.is_alive()]
     return len(_ABANDONED)
-
-
-def _find_cycle(edges: dict[int, int]) -> tuple[int, ...]:
-    """The first wait-for cycle (thread -> holder of what it waits for), closed, or ()."""
-    for start in sorted(edges):
-        path = [start]
-        node = edges[start]
-        while node in edges and node not in path:
-            path.append(node)
-            node = edges[node]
-        if node in path:
-            cycle = path[path.index(node) :]
-            return (*cycle, node)
-    return ()
 
 
 def _check_workers(fns: Any) -> list[Callable[[], Any]]:

@@ -72,6 +72,9 @@ class Livelock:
 
     max_steps: int
     hot: tuple[tuple[str, int], ...]
+    #: The threads still running when the bound was hit (all of them children of the code
+    #: under test: a thread it started never ended, `harness.runtime.children`).
+    running: tuple[int, ...] = ()
 
     def describe(self) -> str:
         spots = ", ".join(f"{loc} ({n}x)" for loc, n in self.hot)
