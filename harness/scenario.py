@@ -124,6 +124,8 @@ class ScenarioRunner:
         with world.virtual_time():
             try:
                 result = op.call(model, None, args)
+            except UncontrolledThreadError as exc:
+                raise _thread_limitation(self.spec, exc, "".join(traceback.format_exception(exc)))
             except op.raises as exc:
                 self.history.append(OpRecord(None, name, args, None, exc))
             except (Exception, SystemExit, GeneratorExit) as exc:
@@ -187,9 +189,10 @@ class ScenarioRunner:
         if result.errors:
             err = result.errors[0]
             exc = err.exception
+            who = result.children.get(err.thread, f"worker {err.thread}")
             self.fail(
                 "exception",
-                f"worker {err.thread} raised {type(exc).__name__}: {exc}",
+                f"{who} raised {type(exc).__name__}: {exc}",
                 result,
                 details=err.traceback,
                 worker=err.thread,
@@ -385,16 +388,25 @@ def not_a_race(spec: ModelSpec, result: RunResult) -> None:
     for err in result.errors:
         exc = err.exception
         if isinstance(exc, UncontrolledThreadError):
-            raise LimitationError(
-                f"model {name!r}: {exc}",
-                what="a thread started by the code under test",
-                where=str(exc).split(" at ", 1)[-1].split(" ", 1)[0],
-                details=err.traceback,
-            )
+            raise _thread_limitation(spec, exc, err.traceback)
         verdict = blame(exc, spec.own_code, spec.instrumented_files)
         if verdict.party == "model":
             raise broken(exc, f"worker {err.thread}'s operation", verdict.where, err.traceback)
     hang = result.hang
+    endless = (
+        [t for t in hang.running if t in result.children] if isinstance(hang, Livelock) else []
+    )
+    if endless and len(endless) == len(hang.running):  # type: ignore[union-attr]
+        # The round's workers all returned; what ran on is a thread the code started.
+        label = result.children[endless[0]]
+        raise LimitationError(
+            f"model {name!r}: {label} never ended: it ran past the round's step bound after "
+            "every worker had returned (a daemon loop?); a thread that never ends cannot be "
+            "run to completion, so the round cannot be judged",
+            what="a thread started by the code under test that never ends",
+            where=label.rsplit(" at ", 1)[-1].split(" ", 1)[0],
+            details=hang.describe(),  # type: ignore[union-attr]
+        )
     if isinstance(hang, Stuck) and hang.controlled:
         raise LimitationError(
             f"model {name!r}: worker {hang.thread} blocked outside instrumented "
@@ -404,6 +416,16 @@ def not_a_race(spec: ModelSpec, result: RunResult) -> None:
             where=_stuck_site(hang),
             details=hang.describe(),
         )
+
+
+def _thread_limitation(spec: ModelSpec, exc: BaseException, details: str) -> LimitationError:
+    """A thread the code started that the harness cannot control (`UncontrolledThreadError`)."""
+    return LimitationError(
+        f"model {spec.cls.name!r}: {exc}",
+        what="a thread started by the code under test",
+        where=str(exc).split(" at ", 1)[-1].split(" ", 1)[0],
+        details=details,
+    )
 
 
 def _broken(spec: ModelSpec, exc: BaseException, what: str) -> BrokenModelError:

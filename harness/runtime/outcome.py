@@ -119,6 +119,9 @@ class RunResult:
     #: ``(step, thread)`` for every free choice (start, block, finish) that was not the lowest
     #: runnable thread; empty for schedules that only preempt (`harness.schedule.drawn`).
     forced: list[tuple[int, int]] = field(default_factory=list)
+    #: The threads the code under test started (numbered after the workers), by number:
+    #: ``thread 2, started by worker 0 at pkg.pool:42`` (`harness.runtime.children`).
+    children: dict[int, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
