@@ -125,7 +125,8 @@ class ScenarioRunner:
             try:
                 result = op.call(model, None, args)
             except UncontrolledThreadError as exc:
-                raise _thread_limitation(self.spec, exc, "".join(traceback.format_exception(exc)))
+                details = "".join(traceback.format_exception(exc))
+                raise _thread_limitation(self.spec, exc, details) from exc
             except op.raises as exc:
                 self.history.append(OpRecord(None, name, args, None, exc))
             except (Exception, SystemExit, GeneratorExit) as exc:
@@ -393,19 +394,17 @@ def not_a_race(spec: ModelSpec, result: RunResult) -> None:
         if verdict.party == "model":
             raise broken(exc, f"worker {err.thread}'s operation", verdict.where, err.traceback)
     hang = result.hang
-    endless = (
-        [t for t in hang.running if t in result.children] if isinstance(hang, Livelock) else []
-    )
-    if endless and len(endless) == len(hang.running):  # type: ignore[union-attr]
+    running = hang.running if isinstance(hang, Livelock) else ()
+    if running and all(t in result.children for t in running):
         # The round's workers all returned; what ran on is a thread the code started.
-        label = result.children[endless[0]]
+        label = result.children[running[0]]
         raise LimitationError(
             f"model {name!r}: {label} never ended: it ran past the round's step bound after "
             "every worker had returned (a daemon loop?); a thread that never ends cannot be "
             "run to completion, so the round cannot be judged",
             what="a thread started by the code under test that never ends",
             where=label.rsplit(" at ", 1)[-1].split(" ", 1)[0],
-            details=hang.describe(),  # type: ignore[union-attr]
+            details=hang.describe() if hang is not None else "",
         )
     if isinstance(hang, Stuck) and hang.controlled:
         raise LimitationError(
