@@ -36,7 +36,7 @@ from harness.runtime import children, registry
 from harness.runtime.clock import REAL_TIME, VirtualClock, real_monotonic
 from harness.runtime.rebind import Rebinding
 from harness.runtime.registry import controlled_thread
-from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, reset_lock_numbering
+from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, reset_lock_numbering, unnumbered
 
 _REAL_THREADING = {
     name: getattr(threading, name) for name in ("Lock", "_allocate_lock", "_CRLock", "_time")
@@ -297,4 +297,7 @@ class World:
         pool: Any = sys.modules.get("concurrent.futures.thread")
         if pool is not None and not isinstance(pool._global_shutdown_lock, Lock):
             self._pool_lock = (pool, pool._global_shutdown_lock)
-            pool._global_shutdown_lock = Lock()
+            with unnumbered():
+                lock = Lock()
+            lock.name = "Lock concurrent.futures.thread._global_shutdown_lock"  # not a caller's
+            pool._global_shutdown_lock = lock
