@@ -15,8 +15,9 @@ xdist and friends keep working.
 Names the code under test bound at import (`from time import sleep`, `from _thread import
 RLock`, a `timer=time.monotonic` default) are swapped too, for the instrumented modules (see
 `control_imports`). Not covered: a lock *created* at import time stays a real lock (a worker
-blocking on it is reported as a limitation by the stuck-thread watchdog), and so does
-`queue.SimpleQueue`, which is implemented in C.
+blocking on it is reported as a limitation by the stuck-thread watchdog), and so does a
+`queue.SimpleQueue` created at import (in C; one created while the world is active is the
+pure-Python one). `Thread.start` inside a round adopts the thread (`harness.runtime.children`).
 """
 
 from __future__ import annotations
