@@ -161,6 +161,11 @@ def _step_data(step: Step) -> dict[str, Any]:
     }
     if step.forced:
         out["forced"] = [{"step": at, "worker": worker} for at, worker in step.forced]
+    named = [p.thread for p in step.taken] + [p.target for p in step.taken]
+    named += [worker for _at, worker in step.forced]
+    if named and max(named) >= len(step.calls):
+        # Threads the code under test started, numbered after the workers in start order.
+        out["threads"] = max(named) + 1
     return out
 
 
@@ -392,7 +397,7 @@ def _step(raw: Any, path: str) -> Step:
         if "kind" not in raw:
             raise _Invalid(path, "missing field 'kind'")
         raise _Invalid(f"{path}.kind", f"{_show(kind)} is not 'sequential' or 'round'")
-    obj = _object(raw, path, ("kind", "workers", "preemptions", "points"), ("forced",))
+    obj = _object(raw, path, ("kind", "workers", "preemptions", "points"), ("forced", "threads"))
     workers = _array(obj["workers"], f"{path}.workers", 2, MAX_WORKERS)
     calls = [
         [
@@ -403,7 +408,11 @@ def _step(raw: Any, path: str) -> Step:
     ]
     step = Step("round", calls)
     step.steps = _integer(obj["points"], f"{path}.points", 0, MAX_POINT)
+    # Thread numbers past the workers name threads the code under test started (numbered in
+    # start order after the workers); `threads` says how many the round's schedule names.
     last = len(calls) - 1
+    if "threads" in obj:
+        last = _integer(obj["threads"], f"{path}.threads", len(calls) + 1, MAX_WORKERS) - 1
     preemptions = _array(obj["preemptions"], f"{path}.preemptions", 0, MAX_PREEMPTIONS)
     for i, raw_p in enumerate(preemptions):
         where = f"{path}.preemptions[{i}]"

@@ -215,17 +215,19 @@ def interleaving(failure: Failure, *, full: bool = False) -> str:
     if step is None or step.kind != "round" or not rows:
         return "(no interleaving recorded)"
     preempted = {p.step: p for p in step.taken}
-    threads = step.workers
+    names = thread_names(failure, step.workers)
+    threads = len(names)
     cells: list[list[str]] = []
     for e in rows:
         text = f"{_short(e.location)}  {label(e.access())}"
         if e.step in preempted:
-            text += f"   >> preempted, worker {preempted[e.step].target} runs"
+            target = preempted[e.step].target
+            text += f"   >> preempted, {_who(names, target)} runs"
         row = [""] * threads
         if 0 <= e.thread < threads:
             row[e.thread] = text
         cells.append([f"#{e.step}", *row])
-    header = ["step", *[f"worker {t}" for t in range(threads)]]
+    header = ["step", *names]
     widths = [max(len(r[i]) for r in [header, *cells]) for i in range(threads + 1)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -239,6 +241,27 @@ def interleaving(failure: Failure, *, full: bool = False) -> str:
     if legend:
         lines += ["", "source:", *legend]
     return "\n".join(lines)
+
+
+def thread_names(failure: Failure, workers: int) -> list[str]:
+    """A column name per thread of the failing round: ``worker 0``, and for a thread the code
+    under test started (numbered after the workers) ``thread 2, started by worker 0 at
+    pool.py:42`` from its ``start`` point in the trace."""
+    events = list(failure.trace) if failure.trace is not None else []
+    count = max([workers, *(e.thread + 1 for e in events)])
+    names = [f"worker {t}" for t in range(workers)]
+    names += [f"thread {t}" for t in range(workers, count)]
+    for e in events:
+        if e.kind == "start" and e.target.startswith("thread "):
+            t = int(e.target.split()[1])
+            if workers <= t < count:
+                by = names[e.thread].split(",")[0] if e.thread < count else f"thread {e.thread}"
+                names[t] = f"thread {t}, started by {by} at {_short(e.location)}"
+    return names
+
+
+def _who(names: list[str], thread: int) -> str:
+    return names[thread].split(",")[0] if 0 <= thread < len(names) else f"thread {thread}"
 
 
 def _lost_update_events(

@@ -130,6 +130,8 @@ class ScenarioRunner:
         with world.virtual_time():
             try:
                 result = op.call(model, None, args)
+            except UncontrolledThreadError as exc:
+                raise _thread_limitation(self.spec, exc) from exc
             except op.raises as exc:
                 self.history.append(OpRecord(None, name, args, None, exc))
             except (Exception, SystemExit, GeneratorExit) as exc:
@@ -190,9 +192,10 @@ class ScenarioRunner:
         if result.errors:
             err = result.errors[0]
             exc = err.exception
+            who = result.children.get(err.thread, f"worker {err.thread}")
             self.fail(
                 "exception",
-                f"worker {err.thread} raised {type(exc).__name__}: {exc}",
+                f"{who} raised {type(exc).__name__}: {exc}",
                 result,
                 details=err.traceback,
                 worker=err.thread,
@@ -428,16 +431,23 @@ def not_a_race(spec: ModelSpec, result: RunResult) -> None:
     for err in result.errors:
         exc = err.exception
         if isinstance(exc, UncontrolledThreadError):
-            raise LimitationError(
-                f"model {name!r}: {exc}",
-                what="a thread started by the code under test",
-                where=str(exc).split(" at ", 1)[-1].split(" ", 1)[0],
-                details=err.traceback,
-            )
+            raise _thread_limitation(spec, exc, err.traceback)
         verdict = blame(exc, spec.own_code, spec.instrumented_files)
         if verdict.party == "model":
             raise broken(exc, f"worker {err.thread}'s operation", verdict.where, err.traceback)
     hang = result.hang
+    running = hang.running if isinstance(hang, Livelock) else ()
+    if running and all(t in result.children for t in running):
+        # The round's workers all returned; what ran on is a thread the code started.
+        label = result.children[running[0]]
+        raise LimitationError(
+            f"model {name!r}: {label} never ended: it ran past the round's step bound after "
+            "every worker had returned (a daemon loop?); a thread that never ends cannot be "
+            "run to completion, so the round cannot be judged",
+            what="a thread started by the code under test that never ends",
+            where=label.rsplit(" at ", 1)[-1].split(" ", 1)[0],
+            details=hang.describe() if hang is not None else "",
+        )
     if isinstance(hang, Stuck) and hang.controlled:
         raise LimitationError(
             f"model {name!r}: worker {hang.thread} blocked outside instrumented "
@@ -447,6 +457,19 @@ def not_a_race(spec: ModelSpec, result: RunResult) -> None:
             where=_stuck_site(hang),
             details=hang.describe(),
         )
+
+
+def _thread_limitation(
+    spec: ModelSpec, exc: BaseException, details: str | None = None
+) -> LimitationError:
+    """A thread the code started that the harness cannot control (`UncontrolledThreadError`);
+    `details` is the traceback (by default `exc`'s own)."""
+    return LimitationError(
+        f"model {spec.cls.name!r}: {exc}",
+        what="a thread started by the code under test",
+        where=str(exc).split(" at ", 1)[-1].split(" ", 1)[0],
+        details="".join(traceback.format_exception(exc)) if details is None else details,
+    )
 
 
 def _broken(spec: ModelSpec, exc: BaseException, what: str) -> BrokenModelError:

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from harness.errors import NotCallableWorkerError, NoWorkersError, ScheduleError, UsageError
-from harness.runtime import registry
+from harness.runtime import children, registry
 from harness.runtime.capture import Values, resolve_write
 from harness.runtime.clock import VirtualClock, real_monotonic, real_sleep
 from harness.runtime.decision import DecisionSource
@@ -92,7 +92,8 @@ class Run:
         max_steps: int,
         capture: bool,
     ) -> None:
-        self.workers = workers
+        self.workers = list(workers)  # the round's, then the threads it starts (`children`)
+        self.children: dict[int, str] = {}  # thread number -> label, for threads it started
         self.fns = fns
         self.choose = decisions.choose
         self.clock = clock
@@ -186,6 +187,10 @@ class Run:
         w.timed_out = False
         self._set_runnable(w.tid, False)
         nxt = self._pick_next()
+        if nxt is None and children.idle(self):
+            self.done.release()  # only children waiting for work are left: the round is over
+            w.park()
+            return
         if nxt is None:
             self._abort(self._deadlock())
             raise RunAborted
@@ -266,10 +271,11 @@ class Run:
         if self.aborting:
             self._unwind_next()
             return
-        if not self.live:
+        self.wake_waiters(w)  # threads joining it, if it is a child
+        nxt = self._pick_next() if self.live else None
+        if nxt is None and (not self.live or children.idle(self)):
             self.done.release()
             return
-        nxt = self._pick_next()
         if nxt is None:
             self._abort(self._deadlock())
             self._unwind_next()
@@ -298,7 +304,8 @@ class Run:
     # -- reports -------------------------------------------------------------------------------
 
     def _livelock(self) -> Livelock:
-        return Livelock.of(self.max_steps, [point.location for *_, point, _d in self.raw[-2000:]])
+        recent = [point.location for *_, point, _d in self.raw[-2000:]]
+        return Livelock.of(self.max_steps, recent, list(self.live))
 
     def _deadlock(self) -> Deadlock:
         frames = sys._current_frames()
@@ -315,6 +322,7 @@ class Run:
             elapsed_virtual=self.clock.elapsed,
             preemptions=list(self.preemptions),
             forced=list(self.forced),
+            children=dict(self.children),
         )
 
 
@@ -592,7 +600,7 @@ class Executor:
                 return self._run(
                     fns,
                     decisions,
-                    world.clock,
+                    world,
                     granularity,
                     files,
                     max_steps,
@@ -607,7 +615,7 @@ class Executor:
         self,
         fns: list[Callable[[], Any]],
         decisions: DecisionSource,
-        clock: VirtualClock,
+        world: World,
         granularity: str,
         files: dict[str, str],
         max_steps: int,
@@ -624,13 +632,14 @@ class Executor:
             # Only systematic exploration pays for reports of every step (see `observed`).
             from harness.runtime.observed import ObservedRun
 
-            run: Run = ObservedRun(workers, fns, decisions, clock, max_steps, capture)
+            run: Run = ObservedRun(workers, fns, decisions, world.clock, max_steps, capture)
             run.bind(decisions)  # type: ignore[attr-defined]
         else:
-            run = Run(workers, fns, decisions, clock, max_steps, capture)
+            run = Run(workers, fns, decisions, world.clock, max_steps, capture)
         for tid, worker in enumerate(workers):
             worker.assign(run, tid)
             registry.register(worker.ident, worker)
+        children.adopt(run, world.children)
         try:
             first = decisions.choose(0, None, run.runnable)
             if first not in run.runnable:
@@ -653,6 +662,7 @@ class Executor:
                 registry.unregister(worker.ident)
                 if not worker.lost:
                     worker.run = None  # parked: let the run and its objects be freed now
+            children.settle(run, world.children)
         if run.schedule_error is not None:
             raise ScheduleError(run.schedule_error)
         return run.result()

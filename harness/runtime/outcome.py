@@ -70,6 +70,8 @@ class Deadlock:
             if isinstance(on, Lock):
                 holder = None if on.internal else on.owner
                 what = "a notification (Condition/Event wait)" if on.internal else on.name
+            elif getattr(on, "joined", False):  # a thread started by the code (`children`)
+                holder, what = on.tid, f"thread {on.tid} to end (join)"
             else:
                 holder, what = None, "nothing runnable"
             if holder is not None:
@@ -93,11 +95,16 @@ class Livelock:
 
     max_steps: int
     hot: tuple[tuple[str, int], ...]
+    #: The threads still running when the bound was hit (all of them children of the code
+    #: under test: a thread it started never ended, `harness.runtime.children`).
+    running: tuple[int, ...] = ()
 
     @classmethod
-    def of(cls, max_steps: int, recent: list[str]) -> Livelock:
-        """The livelock whose most recent points were at `recent` locations."""
-        return cls(max_steps, tuple(Counter(recent).most_common(5)))
+    def of(cls, max_steps: int, recent: list[str], running: list[int]) -> Livelock:
+        """The livelock whose most recent points were at `recent` locations, with the threads
+        still `running` (a thread the code started that never ends is no livelock of the
+        round's workers: `harness.runtime.children`)."""
+        return cls(max_steps, tuple(Counter(recent).most_common(5)), tuple(sorted(running)))
 
     def describe(self) -> str:
         spots = ", ".join(f"{loc} ({n}x)" for loc, n in self.hot)
@@ -142,6 +149,9 @@ class RunResult:
     #: ``(step, thread)`` for every free choice (start, block, finish) that was not the lowest
     #: runnable thread; empty for schedules that only preempt (`harness.schedule.drawn`).
     forced: list[tuple[int, int]] = field(default_factory=list)
+    #: The threads the code under test started (numbered after the workers), by number:
+    #: ``thread 2, started by worker 0 at pkg.pool:42`` (`harness.runtime.children`).
+    children: dict[int, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

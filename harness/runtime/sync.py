@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import _thread
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 from harness.runtime.registry import controlled_thread, free_world, owner_clock
 
 REAL_ALLOCATE_LOCK = _thread.allocate_lock
-_IGNORED_MODULES = ("harness.", "threading", "queue", "importlib")
+# Frames skipped when naming a site: the harness and the stdlib built on its locks (a Future's
+# wait, a pool's `submit` starting a thread), so that a site is a line of the user's code.
+_IGNORED_MODULES = ("harness.", "threading", "queue", "importlib", "concurrent.futures")
 # Locks are numbered per creation site, so that a lock created elsewhere (by pytest, or by the
 # thread pool growing) never renames the model's locks: names must be equal between runs.
 _per_site: dict[str, int] = {}
@@ -31,6 +35,19 @@ _per_site: dict[str, int] = {}
 def reset_lock_numbering() -> None:
     """Number locks from 1 again, so that names are identical between identical examples."""
     _per_site.clear()
+
+
+@contextmanager
+def unnumbered() -> Iterator[None]:
+    """Locks created in the block (by the harness, for its own threads) number nothing: a
+    thread the harness creates in one run and reuses in the next must not rename the locks
+    the code under test creates at the same site afterwards."""
+    saved = dict(_per_site)
+    try:
+        yield
+    finally:
+        _per_site.clear()
+        _per_site.update(saved)
 
 
 def user_site(frame: Any) -> str:
@@ -168,7 +185,7 @@ def acquire(run: Any, w: Any, lock: Lock, blocking: bool, timeout: float) -> boo
     while True:
         if deadline is not None and run.clock.elapsed >= deadline:
             return False
-        run.block(w, lock, deadline)
+        (w.run or run).block(w, lock, deadline)  # a carried child's run is a later one
         if lock.try_acquire(w.tid):
             return True
         if w.timed_out:

@@ -82,12 +82,16 @@ class Worker:
         if run is None or run.aborting:
             raise RunAborted
 
-    def _main(self) -> None:
+    def pin(self) -> None:
+        """Move the calling (this worker's) thread onto the shared CPU, if there is one."""
         if self.cpu is not None:
             try:
                 os.sched_setaffinity(0, {self.cpu})  # this thread only, on Linux
             except OSError:
                 self.cpu = None
+
+    def _main(self) -> None:
+        self.pin()
         try:
             while True:
                 self.baton.acquire()  # parked between runs, and before the first hand-off

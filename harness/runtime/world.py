@@ -15,14 +15,16 @@ xdist and friends keep working.
 Names the code under test bound at import (`from time import sleep`, `from _thread import
 RLock`, a `timer=time.monotonic` default) are swapped too, for the instrumented modules (see
 `control_imports`). Not covered: a lock *created* at import time stays a real lock (a worker
-blocking on it is reported as a limitation by the stuck-thread watchdog), and so does
-`queue.SimpleQueue`, which is implemented in C.
+blocking on it is reported as a limitation by the stuck-thread watchdog), and so does a
+`queue.SimpleQueue` created at import (in C; one created while the world is active is the
+pure-Python one). `Thread.start` inside a round adopts the thread (`harness.runtime.children`).
 """
 
 from __future__ import annotations
 
 import _thread
 import queue
+import sys
 import threading
 import time
 from _thread import get_ident
@@ -31,17 +33,19 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Any
 
-from harness.runtime import registry, sync
+from harness.runtime import children, registry, sync
 from harness.runtime.clock import REAL_TIME, VirtualClock, real_monotonic
 from harness.runtime.rebind import Rebinding
 from harness.runtime.registry import controlled_thread
-from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, caller_site, reset_lock_numbering
+from harness.runtime.sync import REAL_ALLOCATE_LOCK, Lock, reset_lock_numbering, unnumbered
 
 _REAL_THREADING = {
     name: getattr(threading, name) for name in ("Lock", "_allocate_lock", "_CRLock", "_time")
 }
 
-_REAL_THREAD_START = threading.Thread.start
+_REAL_THREAD = {name: getattr(threading.Thread, name) for name in ("start", "join", "is_alive")}
+_REAL_THREAD_START = _REAL_THREAD["start"]
+_REAL_SIMPLE_QUEUE = queue.SimpleQueue
 _REAL_THREAD_MODULE = {
     name: getattr(_thread, name)
     for name in ("allocate_lock", "allocate", "RLock")
@@ -54,14 +58,14 @@ FREE_WAIT_GRACE = 0.005
 
 
 class UncontrolledThreadError(BaseException):
-    """The code under test started a thread from a controlled thread.
+    """The code under test started a thread the harness cannot control.
 
-    The harness cannot schedule a thread it did not create, and a real thread mixed into a
-    controlled round would make its interleavings neither explored nor reproducible (and the
-    thread's own start-up handshake would look like a deadlock). Raised by `Thread.start`
-    instead, so the hunt reports a clear limitation rather than a false counterexample. A
-    BaseException, like `RunAborted`, so that an ``except Exception`` in the code under test
-    cannot turn it into a silently different behaviour.
+    Threads started inside a round are adopted (`harness.runtime.children`) up to the most a
+    run controls; past that, a real thread mixed into a controlled round would make its
+    interleavings neither explored nor reproducible. Raised by `Thread.start` instead, so the
+    hunt reports a clear limitation rather than a false counterexample. A BaseException, like
+    `RunAborted`, so that an ``except Exception`` in the code under test cannot turn it into a
+    silently different behaviour.
     """
 
 
@@ -106,6 +110,10 @@ class World:
         self._clock_lock = REAL_ALLOCATE_LOCK()
         #: Set by the stress engine: a context manager that lets go of the model gate.
         self.free_blocking: Callable[[], AbstractContextManager[None]] = nullcontext
+        #: Threads the code started in a round and left waiting (an idle pool's): they join
+        #: the next round of this example, and are unwound when the world exits.
+        self.children: list[children.Child] = []
+        self._pool_lock: tuple[Any, Any] | None = None
 
     def control_imports(self, modules: Iterable[str]) -> int:
         """Point real primitives that `modules` bound at import (``from _thread import
@@ -185,6 +193,7 @@ class World:
         tb: TracebackType | None,
     ) -> None:
         global _active
+        children.release(self.children)
         if self._rebinding is not None:
             self._rebinding.undo()
             self._rebinding = None
@@ -194,8 +203,13 @@ class World:
             setattr(time, name, real)
         for name, real in _REAL_THREADING.items():
             setattr(threading, name, real)
-        threading.Thread.start = _REAL_THREAD_START  # type: ignore[method-assign]
+        for name, real in _REAL_THREAD.items():
+            setattr(threading.Thread, name, real)
         queue.time = real_monotonic  # type: ignore[attr-defined]
+        queue.SimpleQueue = _REAL_SIMPLE_QUEUE  # type: ignore[misc]
+        if self._pool_lock is not None:
+            self._pool_lock[0]._global_shutdown_lock = self._pool_lock[1]
+            self._pool_lock = None
         _active = None
         registry.set_owner_world(None)
         self.owner = None
@@ -244,17 +258,47 @@ class World:
         if hasattr(_thread, "RLock"):
             _thread.RLock = threading._PyRLock  # type: ignore[attr-defined,misc]
 
-        def start(thread: threading.Thread) -> None:
-            if controlled_thread() is not None:
-                raise UncontrolledThreadError(
-                    f"the code under test started a thread ({thread.name}) at "
-                    f"{caller_site(2)} inside a round: threads it starts itself are not "
-                    "controlled by the harness; start threads from the model instead (one "
-                    "worker per concurrent caller)"
-                )
-            _REAL_THREAD_START(thread)
-
-        threading.Thread.start = start  # type: ignore[method-assign,assignment]
+        self._patch_threads()
         # queue.py binds `from time import monotonic as time` at import: its timeouts would
         # run on the wall clock (and spin) unless pointed at the virtual one too.
         queue.time = time.monotonic  # type: ignore[attr-defined]
+
+    def _patch_threads(self) -> None:
+        """`Thread.start` inside a round adopts the thread (`harness.runtime.children`);
+        `join`/`is_alive` of an adopted thread follow it. `queue.SimpleQueue` (in C, so a wait
+        on it would block outside the scheduler) is the pure-Python one while the world is
+        active, and the thread pool's module-wide lock, made at import, a controlled one:
+        a pool built in `setup` then cooperates (its work queue is a SimpleQueue)."""
+        real_start, real_join, real_alive = (_REAL_THREAD[n] for n in ("start", "join", "is_alive"))
+
+        def start(thread: threading.Thread) -> None:
+            agent = controlled_thread()
+            if agent is not None and agent.run is not None:
+                children.spawn(agent, thread)
+            elif registry.owner_clock() is not None:  # model code on the test thread
+                children.defer(thread, self.children)
+            else:
+                real_start(thread)
+
+        def join(thread: threading.Thread, timeout: float | None = None) -> None:
+            child = children.of(thread)
+            if child is None:
+                real_join(thread, timeout)
+            else:
+                children.join(child, timeout)
+
+        def is_alive(thread: threading.Thread) -> bool:
+            child = children.of(thread)
+            return bool(real_alive(thread)) if child is None else not child.done
+
+        threading.Thread.start = start  # type: ignore[method-assign,assignment]
+        threading.Thread.join = join  # type: ignore[method-assign,assignment]
+        threading.Thread.is_alive = is_alive  # type: ignore[method-assign,assignment]
+        queue.SimpleQueue = queue._PySimpleQueue  # type: ignore[attr-defined,misc]
+        pool: Any = sys.modules.get("concurrent.futures.thread")
+        if pool is not None and not isinstance(pool._global_shutdown_lock, Lock):
+            self._pool_lock = (pool, pool._global_shutdown_lock)
+            with unnumbered():
+                lock = Lock()
+            lock.name = "Lock concurrent.futures.thread._global_shutdown_lock"  # not a caller's
+            pool._global_shutdown_lock = lock
