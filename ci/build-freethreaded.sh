@@ -6,9 +6,10 @@
 #
 # What runs on 3.13t: the test files in FT_TESTS below -- the runtime (patched locks, clocks,
 # hangs, determinism of traces), the stress engine, the Backoffer, the gallery, the verdicts
-# (real C locks, threads the code starts), linearizability and the pytest plugin: the code whose
-# behaviour a missing GIL can change -- and the README's main job (`harness hunt backoffer`). The rest of the suite (artifacts, replay, CLI parsing, reports, plain classes)
-# does not touch the interpreter's threading and runs on 3.11 and 3.13; on 3.13t it would take
+# (real C locks, threads the code starts), linearizability, the pytest plugin and the threads
+# the code under test starts (adopted into a round): the code whose behaviour a missing GIL can
+# change -- and the README's main job (`harness hunt backoffer`). The rest of the suite
+# (artifacts, replay, CLI parsing, reports, plain classes) does not touch the interpreter's threading and runs on 3.11 and 3.13; on 3.13t it would take
 # the step past its share of the CI budget (the whole .ci/run must stay under 30 minutes).
 #
 #   ci/build-freethreaded.sh            build (or reuse) the interpreter, then test the project
@@ -34,7 +35,7 @@ FT_TESTS="tests/test_runtime_blocking.py tests/test_runtime_determinism.py
   tests/test_runtime_hangs.py tests/test_runtime_interleaving.py tests/test_runtime_bad_input.py
   tests/test_stress.py tests/test_backoffer_hunt.py tests/test_backoffer_sequential.py
   tests/test_gallery.py tests/test_verdicts.py tests/test_linearizability.py
-  tests/test_pytest_plugin.py"
+  tests/test_pytest_plugin.py tests/test_child_threads.py"
 
 log() { echo "ft: $*"; }
 

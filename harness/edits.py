@@ -52,10 +52,12 @@ def without_worker(step: Step, worker: int) -> Step:
         for p in step.taken
         if worker not in (p.thread, p.target)
     ]
+    forced = [(at, renumber(tid)) for at, tid in step.forced if tid != worker]
     return replace(
         step,
         calls=step.calls[:worker] + step.calls[worker + 1 :],
         taken=taken,
+        forced=forced,
         call_points=step.call_points[:worker] + step.call_points[worker + 1 :],
     )
 
@@ -87,13 +89,19 @@ def without_call(step: Step, worker: int, index: int) -> Step:
 
 
 def reordered(step: Step, order: list[int]) -> Step:
-    """The round with its workers in `order` (new position i runs old worker order[i])."""
+    """The round with its workers in `order` (new position i runs old worker order[i]).
+    Threads the code started keep their numbers (after the workers'): which of them starts
+    first may change with the order, so this is a candidate the minimiser re-runs."""
     position = {old: new for new, old in enumerate(order)}
-    taken = [
-        Preemption(p.step, position[p.thread], p.point, position[p.target]) for p in step.taken
-    ]
+
+    def moved(tid: int) -> int:
+        return position.get(tid, tid)
+
+    taken = [Preemption(p.step, moved(p.thread), p.point, moved(p.target)) for p in step.taken]
+    forced = [(at, moved(tid)) for at, tid in step.forced]
     points = [step.call_points[old] for old in order] if step.call_points else []
-    return replace(step, calls=[step.calls[old] for old in order], taken=taken, call_points=points)
+    calls = [step.calls[old] for old in order]
+    return replace(step, calls=calls, taken=taken, forced=forced, call_points=points)
 
 
 def with_args(step: Step, worker: int, index: int, args: dict[str, Any]) -> Step:

@@ -259,7 +259,7 @@ class _Searches(_Replays):
         counts = self._points_per_thread(steps[:index], race)
         for thread, count in enumerate(counts):
             for point in range(1, count + 1):
-                for target in range(race.workers):
+                for target in range(len(counts)):
                     if target == thread or self._spent:
                         continue
                     if self._try(with_taken([Preemption(0, thread, point, target)]), below=below):
@@ -267,7 +267,8 @@ class _Searches(_Replays):
         return False
 
     def _points_per_thread(self, before: list[Step], last: Step) -> list[int]:
-        """How many points each worker reaches in `last` run without preemption."""
+        """How many points each thread reaches in `last` run without preemption: the workers,
+        then the threads the code started (numbered after them)."""
         self.replays += 1
         try:
             with ScenarioRunner(self.spec, self.original.variant, **self._context()) as runner:
@@ -276,7 +277,8 @@ class _Searches(_Replays):
                 result = runner.parallel(last.calls, [])
         except CounterexampleFound:
             return [0] * last.workers
-        counts = [0] * last.workers
+        threads = max((event.thread + 1 for event in result.trace), default=0)
+        counts = [0] * max(last.workers, threads)
         for event in result.trace:
             counts[event.thread] += 1
         return counts

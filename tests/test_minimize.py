@@ -87,6 +87,16 @@ def test_reordering_workers_moves_their_preemptions_with_them() -> None:
     assert swapped.call_points == [[0, 7], [0, 10, 25, 40]]
 
 
+def test_edits_keep_the_numbers_of_threads_the_code_started() -> None:
+    # Thread 2 is a pool thread started by the code (numbered after the workers): reordering
+    # the workers leaves it thread 2, dropping a worker renumbers it with the others.
+    step = _round([Preemption(3, 2, 4, 0), Preemption(9, 1, 2, 2)])
+    step.forced = [(5, 2), (6, 1)]
+    swapped = reordered(step, [1, 0])
+    assert swapped.taken == [Preemption(3, 2, 4, 1), Preemption(9, 0, 2, 2)]
+    assert swapped.forced == [(5, 2), (6, 0)]
+
+
 def test_a_noisy_first_failure_shrinks_to_the_minimal_shape_deterministically() -> None:
     spec = all_models()["lru"]
     minimal = 0
