@@ -16,11 +16,11 @@ from __future__ import annotations
 import importlib.util
 import linecache
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 
-from harness.failure import Failure
+from harness.failure import Failure, thread_label
 from harness.runtime.trace import UNKNOWN, TraceEvent
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -249,8 +249,7 @@ def thread_names(failure: Failure, workers: int) -> list[str]:
     pool.py:42`` from its ``start`` point in the trace."""
     events = list(failure.trace) if failure.trace is not None else []
     count = max([workers, *(e.thread + 1 for e in events)])
-    names = [f"worker {t}" for t in range(workers)]
-    names += [f"thread {t}" for t in range(workers, count)]
+    names = [thread_label(t, workers) for t in range(count)]
     for e in events:
         if e.kind == "start" and e.target.startswith("thread "):
             t = int(e.target.split()[1])
@@ -262,6 +261,18 @@ def thread_names(failure: Failure, workers: int) -> list[str]:
 
 def _who(names: list[str], thread: int) -> str:
     return names[thread].split(",")[0] if 0 <= thread < len(names) else f"thread {thread}"
+
+
+#: How a report's sentences name a thread: ``worker 0``, or ``thread 2`` for one the code
+#: under test started (`harness.failure.thread_label`).
+Namer = Callable[[int], str]
+
+
+def namer(failure: Failure) -> Namer:
+    """Names for the threads of `failure`'s failing round."""
+    step = failure.failing_step
+    workers = step.workers if step is not None and step.kind == "round" else 1
+    return partial(thread_label, workers=workers)
 
 
 def _lost_update_events(
@@ -350,7 +361,7 @@ def _known_equal(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _lost_update(events: list[TraceEvent], message: str) -> str | None:
+def _lost_update(events: list[TraceEvent], message: str, who: Namer) -> str | None:
     named = set(_IDENT.findall(message))
     found = _lost_update_events(events, named)
     if found is None:
@@ -372,23 +383,23 @@ def _lost_update(events: list[TraceEvent], message: str) -> str | None:
         seen = "" if stale.value is UNKNOWN else f" == {stale.value!r}"
         looked = f"read {stale.what}{seen}"
     story = (
-        f"worker {e.thread} {looked} at {_short(stale.location)}; "
-        f"worker {earlier.thread} then {earlier.happened()} at {_short(earlier.location)}; "
+        f"{who(e.thread)} {looked} at {_short(stale.location)}; "
+        f"{who(earlier.thread)} then {earlier.happened()} at {_short(earlier.location)}; "
     )
     if how == "lost":
         return story + (
-            f"worker {e.thread} {e.happened()} at {_short(e.location)}, overwriting it: "
-            f"worker {earlier.thread}'s update is lost."
+            f"{who(e.thread)} {e.happened()} at {_short(e.location)}, overwriting it: "
+            f"{who(earlier.thread)}'s update is lost."
         )
     if how == "same":
         return story + (
-            f"worker {e.thread}, acting on its stale read, {e.happened()} at "
-            f"{_short(e.location)} too: the value worker {earlier.thread} had written, so the "
-            f"second write changed nothing -- both acted on what they read before worker "
-            f"{earlier.thread}'s write."
+            f"{who(e.thread)}, acting on its stale read, {e.happened()} at "
+            f"{_short(e.location)} too: the value {who(earlier.thread)} had written, so the "
+            f"second write changed nothing -- both acted on what they read before "
+            f"{who(earlier.thread)}'s write."
         )
     return story + (
-        f"worker {e.thread} went on with what it had checked and {e.happened()} at "
+        f"{who(e.thread)} went on with what it had checked and {e.happened()} at "
         f"{_short(e.location)}: it acted on a stale check."
     )
 
@@ -411,7 +422,7 @@ def _exception_conflict(
     return None
 
 
-def _exception_story(failure: Failure, events: list[TraceEvent]) -> str | None:
+def _exception_story(failure: Failure, events: list[TraceEvent], who: Namer) -> str | None:
     conflict = _exception_conflict(failure, events)
     if conflict is None:
         return None
@@ -426,13 +437,13 @@ def _exception_story(failure: Failure, events: list[TraceEvent]) -> str | None:
     ]
     inside = f" (called from {_short(callers[-1].location)})" if callers else ""
     return (
-        f"worker {other.thread} {other.happened()} at {_short(other.location)}{inside} and was "
-        f"preempted; worker {last.thread} then {last.happened()} at {_short(last.location)} "
+        f"{who(other.thread)} {other.happened()} at {_short(other.location)}{inside} and was "
+        f"preempted; {who(last.thread)} then {last.happened()} at {_short(last.location)} "
         "and failed there."
     )
 
 
-def _ran_in_between(failure: Failure, events: list[TraceEvent]) -> str | None:
+def _ran_in_between(failure: Failure, events: list[TraceEvent], who: Namer) -> str | None:
     """For an exception no traced write explains: what the other workers ran while the
     failing one was switched out -- said as such, without inventing the write."""
     thread = failure.worker
@@ -451,10 +462,10 @@ def _ran_in_between(failure: Failure, events: list[TraceEvent]) -> str | None:
         return None
     last = events[index - 1]
     others.reverse()
-    workers = sorted({e.thread for e in others})
+    threads = sorted({e.thread for e in others})
     lines = sorted({_short(e.location) for e in others}, key=_line_order)
     shown = ", ".join(lines[:MAX_LISTED]) + (" ..." if len(lines) > MAX_LISTED else "")
-    who = ", ".join(f"worker {w}" for w in workers)
+    meanwhile = ", ".join(who(t) for t in threads)
     calls = []
     for e in others:
         text = f"{_short(e.location)} `{source_line(e.location)}`"
@@ -462,8 +473,8 @@ def _ran_in_between(failure: Failure, events: list[TraceEvent]) -> str | None:
             calls.append(text)
     made = f"; the calls it made there: {'; '.join(calls[:MAX_LISTED])}" if calls else ""
     return (
-        f"worker {thread} was switched out at {_short(last.location)}; {who} ran "
-        f"{len(others)} point(s) meanwhile (at {shown}){made}; worker {thread} failed when "
+        f"{who(thread)} was switched out at {_short(last.location)}; {meanwhile} ran "
+        f"{len(others)} point(s) meanwhile (at {shown}){made}; {who(thread)} failed when "
         "it resumed. No write traced in that window touches what it was using, so the change "
         "was most likely made inside code the harness does not trace (a C method, such as "
         "dict's or OrderedDict's, called there)."
@@ -478,6 +489,7 @@ def _line_order(label: str) -> tuple[str, int]:
 def explain(failure: Failure) -> str:
     """A few sentences saying why the counterexample fails."""
     events = _events(failure)
+    who = namer(failure)
     lines = [failure.headline()]
     if failure.kind in ("deadlock", "livelock", "stuck"):
         report = failure.details or failure.message
@@ -485,25 +497,25 @@ def explain(failure: Failure) -> str:
             report = report[len(failure.message) + 1 :]  # the headline said it already
         lines.append(label(report))  # locks and sites as the table writes them
     elif failure.kind == "exception":
-        why = _exception_story(failure, events) or _ran_in_between(failure, events)
+        why = _exception_story(failure, events, who) or _ran_in_between(failure, events, who)
         if why:
             lines.append(why)
     else:
         ordered = _in_effect_order(failure, events)
-        why = _lost_update(ordered, failure.message) or _conflicting_accesses(ordered)
+        why = _lost_update(ordered, failure.message, who) or _conflicting_accesses(ordered, who)
         if why.startswith(_NO_CONFLICT):
-            why = _raised_meanwhile(failure, events) or why
+            why = _raised_meanwhile(failure, events, who) or why
         lines.append(why)
     return "\n".join(lines)
 
 
-def _raised_meanwhile(failure: Failure, events: list[TraceEvent]) -> str | None:
+def _raised_meanwhile(failure: Failure, events: list[TraceEvent], who: Namer) -> str | None:
     """For a linearizability failure in which a worker's call raised and no traced access
     conflicts: what the others ran while that worker was switched out (`_ran_in_between`)."""
     raised = [r for r in failure.history if r.error is not None and r.worker is not None]
     if failure.kind != "linearizability" or not raised:
         return None
-    story = _ran_in_between(replace(failure, worker=raised[-1].worker), events)
+    story = _ran_in_between(replace(failure, worker=raised[-1].worker), events, who)
     if story is None:
         return None
     return f"no single lost update explains this; {story}"
@@ -516,7 +528,7 @@ _NO_CONFLICT = (
 MAX_LISTED = 6
 
 
-def _conflicting_accesses(events: list[TraceEvent]) -> str:
+def _conflicting_accesses(events: list[TraceEvent], who: Namer) -> str:
     """The honest fallback: every pair of accesses to the same state by different workers,
     one of them a write, in the order they took effect -- no story is invented.
 
@@ -539,8 +551,8 @@ def _conflicting_accesses(events: list[TraceEvent]) -> str:
                 continue
             paired.add((before.step, e.thread))
             pairs.append(
-                f"  worker {before.thread} {before.happened()} at {_short(before.location)}, "
-                f"then worker {e.thread} {e.happened()} at {_short(e.location)}"
+                f"  {who(before.thread)} {before.happened()} at {_short(before.location)}, "
+                f"then {who(e.thread)} {e.happened()} at {_short(e.location)}"
             )
         accesses.setdefault(loc, {})[e.thread] = e
         if writing:

@@ -26,6 +26,13 @@ KINDS = (
 )
 
 
+def thread_label(thread: int, workers: int) -> str:
+    """``worker 1`` for one of a round's `workers`, ``thread 2`` for a thread the code under
+    test started (numbered after the workers, `harness.runtime.children`): a report calls a
+    pool thread by what it is."""
+    return f"worker {thread}" if 0 <= thread < workers else f"thread {thread}"
+
+
 class CounterexampleFound(AssertionError):
     """Raised into Hypothesis when a step fails; carries the structured `Failure`."""
 
@@ -171,8 +178,10 @@ class Failure:
             lines.append(f"{i:>2}. {text}")
         last = self.failing_step
         if last is not None and last.taken:
+            n = last.workers
             pre = ", ".join(
-                f"worker {p.thread} at its point {p.point} (step {p.step}) -> worker {p.target}"
+                f"{thread_label(p.thread, n)} at its point {p.point} (step {p.step}) -> "
+                f"{thread_label(p.target, n)}"
                 for p in last.taken
             )
             lines.append(f"preemptions: {pre}")

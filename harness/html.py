@@ -24,7 +24,17 @@ from typing import Any
 
 from harness import report
 from harness.errors import UsageError
-from harness.explain import _location, _short, explain, label, relevant_rows, source_line
+from harness.explain import (
+    Namer,
+    _location,
+    _short,
+    explain,
+    label,
+    namer,
+    relevant_rows,
+    source_line,
+    thread_names,
+)
 from harness.failure import Failure, Step
 from harness.runtime.trace import TraceEvent
 
@@ -150,7 +160,7 @@ class _Arrow:
 class _Lanes:
     """What each row of the swimlanes shows, computed from the trace before any HTML."""
 
-    workers: int
+    who: Namer  # how the round's threads are named: "worker 0", "thread 2"
     lock_state: dict[int, str] = field(default_factory=dict)  # step -> "acquired L" ...
     waiting: set[int] = field(default_factory=set)  # steps of an acquire that blocked
     blocked: dict[int, set[int]] = field(default_factory=dict)  # step -> blocked workers
@@ -159,9 +169,9 @@ class _Lanes:
     shown: set[int] = field(default_factory=set)  # steps that must stay visible
 
 
-def _analyse(failure: Failure, events: list[TraceEvent], workers: int) -> _Lanes:
+def _analyse(failure: Failure, events: list[TraceEvent]) -> _Lanes:
     """Lock state, blocked intervals and hand-offs, by walking the trace once."""
-    lanes = _Lanes(workers)
+    lanes = _Lanes(namer(failure))
     step = failure.failing_step
     preempted = {p.step: p.target for p in step.taken} if step is not None else {}
     holder: dict[str, int] = {}
@@ -181,7 +191,7 @@ def _analyse(failure: Failure, events: list[TraceEvent], workers: int) -> _Lanes
             if lock in last_release:
                 lanes.arrows.append(
                     _Arrow(f"ev-{last_release[lock]}", f"ev-{e.step}", "wake",
-                           f"{label(lock)} released: worker {e.thread} wakes up")
+                           f"{label(lock)} released: {lanes.who(e.thread)} wakes up")
                 )  # fmt: skip
                 lanes.shown |= {last_release[lock], e.step}
         blocked_since.pop(e.thread, None)
@@ -195,7 +205,9 @@ def _analyse(failure: Failure, events: list[TraceEvent], workers: int) -> _Lanes
             else:
                 waiting_for[e.thread] = (e.target, e.step)
                 lanes.waiting.add(e.step)
-                lanes.lock_state[e.step] = f"waiting on {label(e.target)}, held by worker {owner}"
+                lanes.lock_state[e.step] = (
+                    f"waiting on {label(e.target)}, held by {lanes.who(owner)}"
+                )
         elif e.kind == "release":
             holder.pop(e.target, None)
             last_release[e.target] = e.step
@@ -217,12 +229,12 @@ def _hand_off(
 ) -> None:
     """The arrow from the last point of one worker to the first of the next one to run."""
     if previous.step in preempted:
-        kind, text = "preempt", f"preempted: worker {e.thread} runs"
+        kind, text = "preempt", f"preempted: {lanes.who(e.thread)} runs"
     elif remaining[previous.thread] > 0 or previous.step in lanes.waiting:
-        kind, text = "block", f"blocked: worker {e.thread} runs"
+        kind, text = "block", f"blocked: {lanes.who(e.thread)} runs"
         blocked_since[previous.thread] = previous.step
     else:
-        kind, text = "finish", f"done: worker {e.thread} runs"
+        kind, text = "finish", f"done: {lanes.who(e.thread)} runs"
     lanes.handoff[previous.step] = text
     lanes.arrows.append(_Arrow(f"ev-{previous.step}", f"ev-{e.step}", kind, text))
     lanes.shown |= {previous.step, e.step}
@@ -241,15 +253,15 @@ def _wait_for_cycle(failure: Failure, events: list[TraceEvent], lanes: _Lanes) -
         if not mine or not taken:
             continue
         text = (
-            f"worker {waiter.thread} waits for {label(waiter.waits_for)}, held by worker "
-            f"{waiter.held_by}"
+            f"{lanes.who(waiter.thread)} waits for {label(waiter.waits_for)}, held by "
+            f"{lanes.who(waiter.held_by)}"
         )
         lanes.arrows.append(_Arrow(f"ev-{mine[-1].step}", f"ev-{taken[-1].step}", "wait-for", text))
         lanes.shown |= {mine[-1].step, taken[-1].step}
 
 
 def _conflicts(
-    rows: list[TraceEvent], events: list[TraceEvent], preempted: set[int]
+    rows: list[TraceEvent], events: list[TraceEvent], preempted: set[int], who: Namer
 ) -> list[_Arrow]:
     """Arrows between the conflicting accesses among the rows that matter: the same state,
     different workers, one of them a write, in the order they took effect. A point comes
@@ -270,9 +282,7 @@ def _conflicts(
         key = (loc.obj, loc.attr)
         before = last.get(key)
         if before is not None and before.thread != e.thread and "write" in (before.kind, e.kind):
-            text = (
-                f"worker {before.thread} {before.happened()}, then worker {e.thread} {e.access()}"
-            )
+            text = f"{who(before.thread)} {before.happened()}, then {who(e.thread)} {e.access()}"
             arrows.append(_Arrow(f"ev-{before.step}", f"ev-{e.step}", "conflict", text))
         last[key] = e
     return arrows
@@ -366,10 +376,12 @@ def _cycle(failure: Failure) -> str:
     cycle = getattr(failure.hang, "cycle", None)
     if not waiters or not cycle:
         return ""
-    path = " \u2192 ".join(f"worker {t}" for t in cycle)
+    who = namer(failure)
+    path = " \u2192 ".join(who(t) for t in cycle)
     lines = "".join(
-        f"<br>worker {w.thread} waits for {html.escape(label(w.waits_for))}, held by worker "
-        f"{w.held_by}, at {html.escape(label(w.where))}"
+        f"<br>{who(w.thread)} waits for {html.escape(label(w.waits_for))}"
+        + ("" if w.held_by is None else f", held by {who(w.held_by)}")
+        + f", at {html.escape(label(w.where))}"
         for w in waiters
     )
     return f'<h2>Deadlock: the wait-for cycle</h2><div class="cycle">{path}{lines}</div>'
@@ -420,13 +432,14 @@ def _op_row(worker: int, workers: int, marks: list[str]) -> str:
 def render_html(failure: Failure) -> str:
     """The page as a string."""
     step = failure.failing_step
-    workers = step.workers if step is not None and step.kind == "round" else 1
+    names = thread_names(failure, step.workers if step is not None and step.kind == "round" else 1)
+    workers = len(names)  # lanes: the round's workers, then the threads the code started
     preempted = {p.step for p in step.taken} if step is not None else set()
     relevant_events = relevant_rows(failure)
     relevant = {e.step for e in relevant_events}
     events = list(failure.trace) if failure.trace is not None else []
-    lanes = _analyse(failure, events, workers)
-    lanes.arrows += _conflicts(relevant_events, events, preempted)
+    lanes = _analyse(failure, events)
+    lanes.arrows += _conflicts(relevant_events, events, preempted, lanes.who)
     marks = _boundaries(step, failure.rounds, failure.history)
     own: dict[int, int] = {}
     rows: list[str] = []
@@ -451,13 +464,14 @@ def render_html(failure: Failure) -> str:
     for worker in range(workers):
         if marks.get((worker, -1)):
             rows.append(_op_row(worker, workers, marks[(worker, -1)]))
-    return _page(failure, workers, rows, lanes.arrows)
+    return _page(failure, names, rows, lanes.arrows)
 
 
-def _page(failure: Failure, workers: int, rows: list[str], arrows: list[_Arrow]) -> str:
+def _page(failure: Failure, names: list[str], rows: list[str], arrows: list[_Arrow]) -> str:
     esc = html.escape
+    workers = len(names)
     heads = '<div class="step"></div>' + "".join(
-        f'<div class="head">worker {t}</div>' for t in range(workers)
+        f'<div class="head">{esc(name)}</div>' for name in names
     )
     hidden = "".join(
         f'<span class="arrow" hidden data-from="{a.source}" data-to="{a.target}" '

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.artifact import load, save
-from harness.explain import interleaving
+from harness.explain import explain, interleaving
+from harness.html import render_html
 from harness.hunt import hunt
 from harness.replay import replay_artifact
 from harness.runtime import Executor, World
@@ -75,6 +76,16 @@ def test_the_pool_race_is_caught_across_the_pool_threads_and_replays(tmp_path: P
     assert "thread 2, started by worker" in table and "refresh_cache.py:28" in table, table
     writers = {e.thread for e in failure.trace or [] if e.kind == "write"}
     assert writers and min(writers) >= 2, writers
+    # The sentences call the pool threads threads, not workers the scenario does not have.
+    why = explain(failure)
+    for tid in writers:
+        assert f"thread {tid}" in why and f"worker {tid}" not in why, why
+    assert "worker 2" not in failure.describe() and "worker 3" not in failure.describe()
+    # The page has a lane per thread, headed like the table's columns.
+    page = render_html(failure)
+    threads = max(e.thread for e in failure.trace or []) + 1
+    assert page.count('class="head">') == threads >= 4, page[:2000]
+    assert "thread 2, started by worker" in page
     outcome = replay_artifact(load(save(failure, tmp_path)), model=f"{MODULE}:RefreshCacheModel")
     assert outcome.reproduced and outcome.identical_trace, outcome.divergence
 

@@ -282,7 +282,10 @@ def test_the_fallback_explanation_sees_a_write_its_own_worker_read_again() -> No
     """A torn read: worker 0 writes `a`, reads it back, and worker 1 then reads `a` and, before
     worker 0 writes it, `b`. Both conflicts are in the round and must be named -- the worker's
     own read of `a` does not hide its write (it did: the report said no conflicting accesses)."""
+    from functools import partial
+
     from harness.explain import _conflicting_accesses
+    from harness.failure import thread_label
     from harness.runtime.trace import TraceEvent
 
     def at(step: int, thread: int, kind: str, attr: str) -> TraceEvent:
@@ -296,7 +299,8 @@ def test_the_fallback_explanation_sees_a_write_its_own_worker_read_again() -> No
             at(4, 1, "read", "b"),
             at(5, 0, "write", "b"),
             at(6, 0, "read", "b"),
-        ]
+        ],
+        partial(thread_label, workers=2),
     )
     assert "the conflicting accesses are" in text, text
     assert "worker 0 wrote self.a at torn.py:1, then worker 1 read self.a at torn.py:3" in text
