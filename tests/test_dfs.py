@@ -94,6 +94,25 @@ def test_dpor_matches_plain_dfs_on_the_backoffer(variant: str) -> None:
     assert reduced == plain
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["unsafe", "locked"])
+def test_dpor_matches_plain_dfs_across_threads_the_code_starts(variant: str) -> None:
+    # Each call submits to a pool the object owns: the pool's threads are threads of the
+    # round, and the reduction must see their accesses (plain DFS: ~5,000 schedules, 50 s).
+    name = "tests.targets.refresh_cache:RefreshCacheModel"
+    reduced, n_reduced = outcomes(name, variant, 0, 1, "dpor", workers=2, calls=1)
+    plain, n_plain = outcomes(name, variant, 0, 1, "none", workers=2, calls=1)
+    assert reduced == plain
+    assert n_reduced < n_plain
+
+
+def test_verify_sees_threads_the_code_starts() -> None:
+    spec = find_model("tests.targets.refresh_cache:RefreshCacheModel")
+    unsafe = verify_spec(spec, "unsafe", bound=1, workers=2, calls=1)
+    assert unsafe.verdict == "counterexample" and unsafe.preemptions == 1, unsafe
+    assert unsafe.failure is not None and unsafe.failure.invariant == "no_refresh_lost"
+
+
 def test_reduction_prunes_the_locked_counter() -> None:
     _, reduced = outcomes("counter", "locked", 0, 2, "dpor", workers=2, calls=2)
     _, slept = outcomes("counter", "locked", 0, 2, "sleep", workers=2, calls=2)
