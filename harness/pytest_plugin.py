@@ -285,19 +285,9 @@ def harness_hunt(request: pytest.FixtureRequest) -> Callable[..., Any]:
                 "variant is hunted and checked against the model's expect_failure",
                 pytrace=False,
             )
-        examples = options.get("max_examples") or _option(config, "max_examples")
-        if examples in ("", None):
-            from hypothesis import settings
-
-            examples = settings().max_examples
-        seed = options.get("seed")
-        if seed is None:
-            seed = test_seed(_run_seed(config), request.node.nodeid)
         try:
             knobs = Settings(
-                seed=int(seed),
-                max_examples=int(examples),
-                granularity=options.get("points") or _option(config, "points"),
+                **_search_options(request, options),
                 engine=options.get("engine") or _option(config, "engine"),
                 repeats=options.get("repeats"),
             )
@@ -348,23 +338,7 @@ def harness_explore(request: pytest.FixtureRequest) -> Callable[..., Any]:
             check_options(options, "harness_explore")
             if options.get("variant") is not None:
                 raise pytest.UsageError("harness_explore: an explored scenario has no variants")
-            examples = options.get("max_examples") or _option(config, "max_examples")
-            if examples in ("", None):
-                from hypothesis import settings
-
-                examples = settings().max_examples
-            seed = options.get("seed")
-            if seed is None:
-                seed = test_seed(_run_seed(config), request.node.nodeid)
-            result = explore(
-                setup,
-                workers,
-                invariant,
-                seed=int(seed),
-                max_examples=int(examples),
-                granularity=options.get("points") or _option(config, "points"),
-                **own,
-            )
+            result = explore(setup, workers, invariant, **_search_options(request, options), **own)
         except (pytest.UsageError, UsageError) as exc:
             problem = str(exc)
         else:
@@ -373,6 +347,26 @@ def harness_explore(request: pytest.FixtureRequest) -> Callable[..., Any]:
         pytest.fail(problem, pytrace=False)
 
     return run
+
+
+def _search_options(request: pytest.FixtureRequest, options: dict[str, Any]) -> dict[str, Any]:
+    """The seed, example count and point granularity of one fixture call: its own options
+    (the call's, then the marker's), else the command line's, else Hypothesis's profile and
+    the seed derived from the run seed and the test's id."""
+    config = request.config
+    examples = options.get("max_examples") or _option(config, "max_examples")
+    if examples in ("", None):
+        from hypothesis import settings
+
+        examples = settings().max_examples
+    seed = options.get("seed")
+    if seed is None:
+        seed = test_seed(_run_seed(config), request.node.nodeid)
+    return {
+        "seed": int(seed),
+        "max_examples": int(examples),
+        "granularity": options.get("points") or _option(config, "points"),
+    }
 
 
 def _judge(request: pytest.FixtureRequest, result: HuntResult, expect: str, folder: Path) -> None:

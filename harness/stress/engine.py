@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given
@@ -91,59 +91,77 @@ class StressOutcome:
     failure: Failure | None  # the reproduced failure, not yet minimised
 
 
-def stress(  # noqa: PLR0915 -- on the size allow-list of tests/test_architecture.py, to be split
-    spec: ModelSpec,
-    variant: str,
-    settings: Settings = STRESS_DEFAULTS,
-    *,
-    attempts: int = DEFAULT_ATTEMPTS,
-    evidence: StressEvidence | None = None,
-) -> StressOutcome:
-    """Run the stress phase, then the deterministic search for what it found (if anything).
+@dataclass
+class _Repetitions:
+    """What the free-running rounds of one stress run share, and what one drawn example does
+    with them: repeat its round on fresh objects until one fails or the model breaks."""
 
-    `settings` are the hunt's (seed, examples, granularity, repeats; its executor reproduces).
-    `evidence` is filled in as the rounds run, so that a caller interrupted half-way still
-    has what was seen. A broken model or a limitation is raised, as in a controlled hunt.
-    """
-    granularity = settings.granularity
-    repeats = settings.repeats or DEFAULT_REPEATS
-    started = real_perf_counter()
-    evidence = evidence if evidence is not None else StressEvidence()
-    evidence.gil = gil_enabled()
-    strategies = scenario_strategies(spec, granularity)
-    gate = process_gate()
-    stress_executor = StressExecutor(gate, resolve_modules)
-    free_running = replace(settings.searching(), executor=stress_executor)
-    stopped: list[BaseException] = []
+    spec: ModelSpec
+    variant: str
+    settings: Settings  # free-running: the stress executor, no search
+    evidence: StressEvidence
+    executor: StressExecutor
+    repeats: int
+    started: float = field(default_factory=real_perf_counter)
+    stopped: list[BaseException] = field(default_factory=list)
 
-    def one_round(seed_: int, params: dict[str, Any], prelude: list[Call], calls: Any) -> bool:
+    def example(self, seed_: int, params: dict[str, Any], prelude: list[Call], calls: Any) -> None:
+        """One Hypothesis example: its round, `repeats` times; stop the run at a failure."""
+        evidence = self.evidence
+        if evidence.first is not None or self.stopped:
+            raise _Stop  # Hypothesis replays the failing example once more: stop again
+        evidence.examples += 1
+        progress.example_done()
+        evidence.example_rounds = evidence.example_failing_rounds = 0
+        for _ in range(self.repeats):
+            if self.one_round(seed_, params, prelude, calls):
+                break
+        if evidence.first is not None or self.stopped:
+            raise _Stop
+
+    def one_round(
+        self, seed_: int, params: dict[str, Any], prelude: list[Call], calls: Any
+    ) -> bool:
         """One free-running repetition on a fresh model; True to stop repeating."""
         interrupts.check()
+        evidence = self.evidence
         evidence.rounds += 1
         evidence.example_rounds += 1
         try:
-            runner = ScenarioRunner(spec, variant, seed=seed_, params=params, settings=free_running)
+            runner = ScenarioRunner(
+                self.spec, self.variant, seed=seed_, params=params, settings=self.settings
+            )
             with runner:
                 for call in prelude:
                     runner.sequential(call)
                 runner.parallel(calls, [], None)
         except CounterexampleFound as found:
-            evidence.record(found.failure)
-            if evidence.first is None:
-                progress.failure_found()
-                evidence.first = found.failure
-                evidence.first_example = evidence.examples
-                evidence.first_round = evidence.example_rounds
-                evidence.seconds_to_first_failure = real_perf_counter() - started
+            self._failed(found.failure)
             # Threads of a hung round are abandoned: repeating would only leak more.
             return found.failure.kind == "stuck"
         except (BrokenModelError, LimitationError) as exc:
-            stopped.append(exc)
+            self.stopped.append(exc)
             return True
         finally:
-            evidence.entered_rounds = stress_executor.entered_rounds
-            evidence.overlapping_rounds = stress_executor.overlapping_rounds
+            evidence.entered_rounds = self.executor.entered_rounds
+            evidence.overlapping_rounds = self.executor.overlapping_rounds
         return False
+
+    def _failed(self, failure: Failure) -> None:
+        evidence = self.evidence
+        evidence.record(failure)
+        if evidence.first is None:
+            progress.failure_found()
+            evidence.first = failure
+            evidence.first_example = evidence.examples
+            evidence.first_round = evidence.example_rounds
+            evidence.seconds_to_first_failure = real_perf_counter() - self.started
+
+
+def _drawn(settings: Settings, spec: ModelSpec, body: Callable[..., None]) -> Callable[[], None]:
+    """A Hypothesis test that calls `body` with each drawn scenario (seed, parameters, set-up
+    calls, the parallel round): the same strategies as a controlled hunt's, unshrunk."""
+    strategies = scenario_strategies(spec, settings.granularity)
 
     @HypothesisSettings(
         max_examples=settings.max_examples,
@@ -163,41 +181,61 @@ def stress(  # noqa: PLR0915 -- on the size allow-list of tests/test_architectur
         calls=strategies.rounds,
     )
     def example(seed_: int, params: dict[str, Any], prelude: list[Call], calls: Any) -> None:
-        if evidence.first is not None or stopped:
-            raise _Stop  # Hypothesis replays the failing example once more: stop again
-        evidence.examples += 1
-        progress.example_done()
-        evidence.example_rounds = evidence.example_failing_rounds = 0
-        for _ in range(repeats):
-            if one_round(seed_, params, prelude, calls):
-                break
-        if evidence.first is not None or stopped:
-            raise _Stop
+        body(seed_, params, prelude, calls)
 
+    return hypothesis_seed(settings.seed)(example)
+
+
+def stress(
+    spec: ModelSpec,
+    variant: str,
+    settings: Settings = STRESS_DEFAULTS,
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    evidence: StressEvidence | None = None,
+) -> StressOutcome:
+    """Run the stress phase, then the deterministic search for what it found (if anything).
+
+    `settings` are the hunt's (seed, examples, granularity, repeats; its executor reproduces).
+    `evidence` is filled in as the rounds run, so that a caller interrupted half-way still
+    has what was seen. A broken model or a limitation is raised, as in a controlled hunt.
+    """
+    evidence = evidence if evidence is not None else StressEvidence()
+    evidence.gil = gil_enabled()
+    gate = process_gate()
+    executor = StressExecutor(gate, resolve_modules)
+    rounds = _Repetitions(
+        spec,
+        variant,
+        replace(settings.searching(), executor=executor),
+        evidence,
+        executor,
+        repeats=settings.repeats or DEFAULT_REPEATS,
+    )
+    test = _drawn(settings, spec, rounds.example)
     # The controlled engine's per-instruction hooks stay armed between its runs; point them at
     # nothing so that free threads do not pay for them, and arm the gate's frame events.
-    process_hooks().instrumentation.configure({}, granularity)
+    process_hooks().instrumentation.configure({}, settings.granularity)
     process_hooks().activate()
     gate.arm()
     try:
         with fast_switching() as interval, stable_draws():
             evidence.switch_interval = interval
-            hypothesis_seed(settings.seed)(example)()
+            test()
     except _Stop:
         pass
     finally:
         gate.disarm()
-        stress_executor.close()
-    if stopped:
-        raise stopped[0]
-    failure = None
-    if evidence.first is not None:
-        found = reproduce(spec, evidence.first, settings, attempts=attempts)
-        evidence.schedules_tried = found.attempts
-        evidence.reproduced = found.failure is not None
-        evidence.reproduced_at = found.granularity if found.failure is not None else None
-        failure = found.failure
-    return StressOutcome(evidence=evidence, failure=failure)
+        executor.close()
+    if rounds.stopped:
+        raise rounds.stopped[0]
+    if evidence.first is None:
+        return StressOutcome(evidence=evidence, failure=None)
+    found = reproduce(spec, evidence.first, settings, attempts=attempts)
+    evidence.schedules_tried = found.attempts
+    evidence.reproduced = found.failure is not None
+    evidence.reproduced_at = found.granularity if found.failure is not None else None
+    return StressOutcome(evidence=evidence, failure=found.failure)
 
 
 def untested_reason(spec: ModelSpec, evidence: StressEvidence) -> str | None:

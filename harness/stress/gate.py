@@ -32,6 +32,8 @@ import types
 from _thread import get_ident
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from harness.runtime.sync import REAL_ALLOCATE_LOCK
@@ -191,70 +193,50 @@ class ModelGate:
 
     # -- 3.12+: sys.monitoring -----------------------------------------------------------------
 
-    def arm(self) -> None:  # noqa: C901 -- on the size allow-list of tests/test_architecture.py, to be split
+    def arm(self) -> None:
         """Switch the frame events on for the stress hunt (no-op on 3.11)."""
         if not MONITORING or self._armed:
             return
         monitoring = _monitoring()
-        events = monitoring.events
+        callbacks = self._callbacks()
         if self._tool is None:
             self._tool = self._claim()
-            disable = monitoring.DISABLE
-            instrumented = self.instrumented
-            threads = self.threads
-
-            def entered(code: types.CodeType, *_rest: Any) -> Any:
-                if not instrumented(code):
-                    return disable
-                state = threads.get(get_ident())
-                if state is not None:
-                    state.enter()
-                return None
-
-            def left(code: types.CodeType, *_rest: Any) -> Any:
-                if not instrumented(code):
-                    return disable
-                state = threads.get(get_ident())
-                if state is not None:
-                    state.leave()
-                return None
-
-            def unwound(code: types.CodeType, *_rest: Any) -> Any:
-                # A global event: DISABLE is not allowed here, and it fires only on exceptions.
-                if instrumented(code):
-                    state = threads.get(get_ident())
-                    if state is not None:
-                        state.leave()
-                return None
-
-            def thrown(code: types.CodeType, *_rest: Any) -> Any:
-                if instrumented(code):
-                    state = threads.get(get_ident())
-                    if state is not None:
-                        state.enter()
-                return None
-
-            tool = self._tool
-            for event, callback in (
-                (events.PY_START, entered),
-                (events.PY_RESUME, entered),
-                (events.PY_RETURN, left),
-                (events.PY_YIELD, left),
-                (events.PY_UNWIND, unwound),
-                (events.PY_THROW, thrown),
-            ):
-                monitoring.register_callback(tool, event, callback)
-        assert self._tool is not None
-        monitoring.set_events(
-            self._tool,
-            events.PY_START
-            | events.PY_RESUME
-            | events.PY_RETURN
-            | events.PY_YIELD
-            | events.PY_UNWIND
-            | events.PY_THROW,
-        )
+            for event, callback in callbacks.items():
+                monitoring.register_callback(self._tool, event, callback)
+        monitoring.set_events(self._tool, reduce(or_, callbacks))
         self._armed = True
+
+    def _callbacks(self) -> dict[int, Any]:
+        """The frame-event callbacks: entering or resuming instrumented code takes the calling
+        thread's gate, returning or yielding from it lets go; code outside the instrumented
+        modules switches its local events off, where the event allows that."""
+        monitoring = _monitoring()
+        events = monitoring.events
+        disable = monitoring.DISABLE
+        instrumented = self.instrumented
+        threads = self.threads
+
+        def on(step: Any, outside: Any) -> Any:
+            def callback(code: types.CodeType, *_rest: Any) -> Any:
+                if not instrumented(code):
+                    return outside
+                state = threads.get(get_ident())
+                if state is not None:
+                    step(state)
+                return None
+
+            return callback
+
+        entered, left = on(ThreadGate.enter, disable), on(ThreadGate.leave, disable)
+        return {
+            events.PY_START: entered,
+            events.PY_RESUME: entered,
+            events.PY_RETURN: left,
+            events.PY_YIELD: left,
+            # Global events, fired only on exceptions: DISABLE is not allowed there.
+            events.PY_UNWIND: on(ThreadGate.leave, None),
+            events.PY_THROW: on(ThreadGate.enter, None),
+        }
 
     def disarm(self) -> None:
         """Switch the frame events off again: outside a stress hunt nothing pays for them."""
