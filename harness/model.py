@@ -75,6 +75,8 @@ class Operation:
     takes_worker: bool = False
     #: Argument name -> the values `harness verify` enumerates (declared with `operation`).
     domain: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: Whether hunts draw it and verify enumerates it (not: only a saved file may call it).
+    drawn: ClassVar[bool] = True
 
     def call(self, model: Model, worker: int | None, args: Mapping[str, Any]) -> Any:
         if self.takes_worker:

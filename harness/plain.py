@@ -314,6 +314,8 @@ class ReplayOnly(Operation):
     ``module:Class`` alone; its arguments are in the file, so no strategy is needed.
     """
 
+    drawn: ClassVar[bool] = False
+
     def strategy(self) -> SearchStrategy[tuple[str, dict[str, Any]]]:
         return st.nothing()
 

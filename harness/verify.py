@@ -103,9 +103,12 @@ def simplest_values(strategy: Any, size: int, what: str) -> list[Any]:
 
 
 def call_domain(spec: ModelSpec, size: int = DEFAULT_DOMAIN_SIZE) -> list[Call]:
-    """Every call verify tries: each operation with every combination of argument values."""
+    """Every call verify tries: each drawn operation with every combination of argument
+    values (a plain class's other methods, callable only from a saved file, are not)."""
     calls: list[Call] = []
     for op in spec.operations:
+        if not op.drawn:
+            continue
         names = sorted(set(op.strategies) | set(op.domain))
         domains = [_domain(spec, op, name, size) for name in names]
         for combo in itertools.product(*domains):

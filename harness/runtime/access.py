@@ -29,6 +29,7 @@ ordinary hot path never looks at footprints.
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import collections
 import dis
@@ -124,6 +125,9 @@ _PURE_BUILTINS = frozenset(
         ord,
         object,
         range,
+        # the calling thread's own identity: no state another thread can change
+        _thread.get_ident,
+        _thread.get_native_id,
     )
 )
 #: Builtins that read the contents of their first argument and nothing else.

@@ -9,7 +9,12 @@ touch everything:
 
 * a function of the harness's scheduler (``harness.runtime``) touches nothing the model sees;
 * the rest of the harness (a scenario's worker body) touches the round's history, the order
-  of call starts and returns that linearizability checks: the ``history`` location;
+  of call starts and returns that linearizability checks. Only a return against another
+  thread's start changes that order (call A precedes call B when A returned before B
+  started); two starts, or two returns, of different threads commute. So a harness frame
+  the thread called into is a call start, a read of the ``history`` location; one it
+  returned from is a call return, a write of the thread's own ``history`` entry; the common
+  caller of the two points (the worker loop between two calls) is both;
 * an uninstrumented function touches, by the documented assumption, only state that is not
   the object under test's (``model`` locations, named by attribute, variable or "items"), plus
   what its calls do: a call of instrumented code is seen by its own points, a builtin is
@@ -42,8 +47,17 @@ from harness.runtime.access import (
 )
 from harness.runtime.points import MISSING, Point, Recipe, _instructions, evaluate
 
-#: The round's history: every worker body's bookkeeping between calls (start and return order).
+#: The round's history: every worker body's bookkeeping between calls (start and return order),
+#: for a thread the caller does not name.
 HISTORY: Final[Key] = ("history", ANY, ANY, True)
+#: A call start: it reads whether the calls of other threads have returned.
+CALL_START: Final[Key] = ("history", ANY, ANY, False)
+
+
+def call_return(thread: int | None) -> Key:
+    """A call return of `thread`: a write that only other threads' call starts conflict with."""
+    return HISTORY if thread is None else ("history", ANY, f"returned:{thread}", True)
+
 
 _SCHEDULER = "harness.runtime"
 _PRIMITIVES = ("threading", "queue", "importlib")
@@ -149,17 +163,27 @@ class Outside:
         before: types.FrameType | None,
         after: types.FrameType | None,
         number: Numbering,
+        thread: int | None = None,
     ) -> list[Key]:
         """What ran between a point in frame `before` and one in frame `after` (None: the
-        thread's start, or its end) outside both frames' own instrumented code."""
+        thread's start, or its end) outside both frames' own instrumented code; `thread`
+        names whose steps they are (for the history's call returns)."""
         if before is None and after is None:
             return [MODEL]
-        path = frames_between(before, after, _scheduler)
+        up, common, below = _frames_around(before, after, _scheduler)
+        path = up + below + ([common] if common is not None else [])
         live = {f.f_code for f in path}
         live.update(f.f_code for f in (before, after) if f is not None)
         keys: list[Key] = []
         for frame in path:
-            keys.extend(self._frame_keys(frame, live, number))
+            if not _harness(frame):
+                keys.extend(self._frame_keys(frame, live, number))
+                continue
+            returned = frame is common or any(frame is f for f in up)
+            if returned:
+                keys.append(call_return(thread))
+            if frame is common or not returned:
+                keys.append(CALL_START)
         return keys
 
     def _frame_keys(
@@ -168,8 +192,6 @@ class Outside:
         module = frame.f_globals.get("__name__", "") or ""
         if _scheduler(frame):
             return []
-        if module == "harness" or module.startswith("harness."):
-            return [HISTORY]
         if module.startswith(_PRIMITIVES) or self._instrumented(frame.f_code):
             return [MODEL]  # code that ran without reaching a point: cannot be told
         summary = self.summary(frame.f_code)
@@ -232,6 +254,18 @@ def frames_between(
     those returned from above `before`, the common caller, those called into below `after`
     (neither end itself). None at one end stands for the thread's whole stack, up to the
     first frame `root` accepts (the scheduler's, which called the thread's body)."""
+    up, common, below = _frames_around(before, after, root)
+    return up + below + ([common] if common is not None else [])
+
+
+def _frames_around(
+    before: types.FrameType | None,
+    after: types.FrameType | None,
+    root: Callable[[types.FrameType], bool],
+) -> tuple[list[types.FrameType], types.FrameType | None, list[types.FrameType]]:
+    """`frames_between`'s frames by what they did: returned from (innermost first), the
+    common caller that ran on between the two (None if there is none, or it is `before`),
+    called into (outermost last)."""
     down: list[types.FrameType] = []
     chain: dict[int, int] = {}
     f = after
@@ -241,19 +275,25 @@ def frames_between(
         f = f.f_back
     up: list[types.FrameType] = []
     f = before
-    common: int | None = None
+    at: int | None = None
     while f is not None and not root(f):
         if id(f) in chain:
-            common = chain[id(f)]
+            at = chain[id(f)]
             break
         up.append(f)
         f = f.f_back
     if before is not None:
         up = up[1:] if up and up[0] is before else up
-    below = down[1:] if common is None else down[1 : common + 1]
-    if common is not None and down[common] is before:
-        below = below[:-1]
-    return up + below
+    if at is None:
+        return up, None, down[1:]
+    common = down[at] if down[at] is not before else None
+    return up, common, down[1:at]
+
+
+def _harness(frame: types.FrameType) -> bool:
+    """A frame of the harness's own bookkeeping (not its scheduler's, which touches nothing)."""
+    module = frame.f_globals.get("__name__", "") or ""
+    return (module == "harness" or module.startswith("harness.")) and not _scheduler(frame)
 
 
 def _scheduler(frame: types.FrameType) -> bool:
@@ -261,4 +301,13 @@ def _scheduler(frame: types.FrameType) -> bool:
     return module == _SCHEDULER or module.startswith(_SCHEDULER + ".")
 
 
-__all__ = ["HISTORY", "CodeSummary", "Outside", "frames_between", "stable_value", "summarize"]
+__all__ = [
+    "CALL_START",
+    "HISTORY",
+    "CodeSummary",
+    "Outside",
+    "call_return",
+    "frames_between",
+    "stable_value",
+    "summarize",
+]

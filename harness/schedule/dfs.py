@@ -180,11 +180,11 @@ class DfsSchedule:
             fp.append(MODEL)
         elif tid in self._fresh:
             self._fresh.discard(tid)
-            fp.extend(self.search.outside.between(None, frame, self._number))
+            fp.extend(self.search.outside.between(None, frame, self._number, tid))
         elif before is None:
             fp.append(MODEL)
         elif not (frame is before or direct or frame is before.f_back):
-            fp.extend(self.search.outside.between(before, frame, self._number))
+            fp.extend(self.search.outside.between(before, frame, self._number, tid))
         self._call_made(fp, tid, direct)
         self._frame[tid] = frame
         return fp
@@ -257,7 +257,7 @@ class DfsSchedule:
         if tid in self._fresh or before is None:
             fp.append(MODEL)  # a body that reached no point (or left no frame to read)
         else:
-            fp.extend(self.search.outside.between(before, None, self._number))
+            fp.extend(self.search.outside.between(before, None, self._number, tid))
         self._call_made(fp, tid, False)
         self._finished.add(tid)
         self._close(tid)

@@ -128,3 +128,28 @@ class CheckedLRUModel(LRUModel):
 
     def reference(self) -> LRUCache:
         return LRUCache(CAPACITY)
+
+
+class ThreadBufferedRegister:
+    """A plain class (no model): a write waits in a buffer of the writing thread until that
+    thread's next call. Run sequentially (one thread) it is a register; a read that begins
+    after another thread's write has returned can still miss it. The two calls touch
+    nothing in common -- each thread has its own buffer, the read does not write -- so only
+    the real-time order of the calls (one returned before the other started) shows the bug."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._buffers: dict[int, int] = {}
+
+    def write(self, value: int) -> None:
+        self._flush()
+        self._buffers[threading.get_ident()] = value
+
+    def read(self) -> int:
+        self._flush()
+        return self.value
+
+    def _flush(self) -> None:
+        ident = threading.get_ident()
+        if ident in self._buffers:
+            self.value = self._buffers.pop(ident)
