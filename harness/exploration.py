@@ -24,7 +24,7 @@ Schedules, by `strategy`:
   splits short critical sections, sparse switching lets one thread run far before the other
   starts;
 * ``pct``: PCT runs of depth 2 (`harness.schedule.pct`), one seed per example;
-* ``dfs``: every schedule with at most `bound` preemptions, bound 0, 1, ... in turn, with
+* ``dfs``: every schedule with at most `bound` preemptions (a failure with the fewest), with
   partial-order reduction (`harness.schedule.dfs`); `max_examples` caps the schedules. When
   the bound is exhausted without a failure the result says so (`ExploreResult.exhausted`).
 

@@ -6,8 +6,8 @@ invariants and linearizability checked after -- over a small argument domain per
 (`Operation.domain` if the model declares one, else each strategy's simplest few values).
 When no operation takes ``worker``, workers are interchangeable and rounds that differ only
 in the order of their workers are run once. Each scenario is then exhausted with bounded DFS
-and partial-order reduction (`harness.schedule.dfs`), bound 0, 1, ... so a failure comes with
-the fewest preemptions; every schedule starts from a fresh model.
+and partial-order reduction (`harness.schedule.dfs`); a failure comes with the fewest
+preemptions the bound allows; every schedule starts from a fresh model.
 
 Verdicts: ``verified`` (every scenario exhausted up to the bound, no failure),
 ``counterexample`` (the first failure, minimised as hunts minimise), or ``clean`` when a

@@ -157,6 +157,34 @@ def test_a_deadlock_needs_one_preemption_the_forced_switches_are_free() -> None:
     assert result.preemptions == 1
 
 
+def _exhaust_scenario(name: str, index: int, calls: int, **options: Any) -> Any:
+    spec, variants = resolve(name, None)
+    scenario = scenarios(spec, workers=2, calls=calls)[index]
+
+    def run_one(schedule: Any) -> Failure | None:
+        return run_scenario(spec, variants[0], scenario, schedule, params=default_params(spec))[0]
+
+    return exhaust(run_one, bound=2, **options)
+
+
+def test_a_failure_comes_with_the_fewest_preemptions_the_bound_allows() -> None:
+    """register || total_priority: the bound-2 tree meets a failure with 2 preemptions
+    first; the searches at bounds 0 and 1 that follow find the one with 1."""
+    first = _exhaust_scenario("dict-iteration.unsafe", 4, 1, deepen=False)
+    assert first.failure is not None and first.failing_preemptions == 2
+    fewest = _exhaust_scenario("dict-iteration.unsafe", 4, 1)
+    assert fewest.failure is not None and fewest.failing_preemptions == 1
+    assert fewest.bound_reached == 1
+    assert fewest.schedules > first.schedules  # the extra searches are counted
+
+
+def test_a_scenario_without_failure_is_explored_once_not_once_per_bound() -> None:
+    once = _exhaust_scenario("lru.locked", 300, 2)
+    single = _exhaust_scenario("lru.locked", 300, 2, deepen=False)
+    assert once.exhausted and once.failure is None
+    assert once.schedules == single.schedules > 1
+
+
 def test_same_scenario_same_schedule_sequence() -> None:
     spec = find_model("lazy-init")
     scenario = scenarios(spec, workers=2, calls=1)[0]
