@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from typing import Any
 
 import pytest
 
 from harness.failure import Failure
 from harness.hunt import resolve
+from harness.runtime.access import MODEL
 from harness.scenario import ScenarioRunner
 from harness.schedule.dfs import DfsSearch, exhaust
 from harness.verify import default_params, run_scenario, scenarios, verify_spec
@@ -71,6 +74,9 @@ CASES = [
     ("lazy-init", "unsafe", 0, {"workers": 2, "calls": 1}),
     ("lazy-init", "locked", 0, {"workers": 2, "calls": 1}),
     ("dict-iteration", "unsafe", 1, {"workers": 2, "calls": 1}),
+    # register || total_priority: the failure needs the iteration preempted once; sleep sets
+    # under the bound pruned that schedule (its equivalent costs two preemptions)
+    ("dict-iteration", "unsafe", 4, {"workers": 2, "calls": 1}),
     ("lru", "unsafe", 3, {"workers": 2, "calls": 1}),
     ("bank", "naive", 6, {"workers": 2, "calls": 1}),
     ("bank", "ordered", 6, {"workers": 2, "calls": 1}),
@@ -257,6 +263,86 @@ def test_model_bookkeeping_between_calls_still_conflicts() -> None:
     keys = tuple(outside.between(frames[0], frames[1], Numbering()))
     assert ("model", "*", "attr:calls", True) in keys
     assert conflict(keys, keys)
+
+
+class _Target:
+    """Stands for an instrumented object: its method is where the points are."""
+
+    def hit(self) -> None:
+        _FRAMES.append(sys._getframe())
+
+
+_FRAMES: list[Any] = []
+
+
+class _Guarded:
+    def __init__(self) -> None:
+        self.target = _Target()
+        self.lock = threading.Lock()
+
+    def twice(self) -> None:
+        self.target.hit()
+        self.target.hit()
+
+    def swapping(self) -> None:
+        self.target.hit()
+        self.target = _Target()
+        self.target.hit()
+
+    def under_lock(self) -> None:
+        with self.lock:
+            self.call(lambda: self.target.hit())  # noqa: PLW0108 -- the lambda is the point
+        self.target.hit()
+
+    def call(self, action: Any) -> None:
+        action()
+
+
+def _keys_between(method: Any) -> tuple[Any, ...]:
+    from harness.runtime.access import Numbering
+    from harness.runtime.outside import Outside
+
+    _FRAMES.clear()
+    method()
+    first, second = _FRAMES
+    outside = Outside(lambda code: code is _Target.hit.__code__, type(threading.Lock()))
+    return tuple(outside.between(first, second, Numbering()))
+
+
+def test_an_attribute_the_stretch_does_not_rebind_is_read_as_the_receiver() -> None:
+    """The steps between two points of one thread are atomic, so ``self.target.hit()`` is
+    read now: a call into the code under test, which its own points cover. Where the stretch
+    itself rebinds ``self.target`` it is not read, and the call is the whole model location."""
+    assert MODEL not in _keys_between(_Guarded().twice)
+    swapped = _keys_between(_Guarded().swapping)
+    assert MODEL in swapped and ("model", "*", "attr:target", True) in swapped
+
+
+def test_a_with_block_on_a_lock_and_a_lambda_argument_are_seen_through() -> None:
+    """Outside code that enters and leaves ``with self.lock`` and passes a lambda on: the
+    lock's own acquire and release are points; nothing here is the whole model location."""
+    keys = _keys_between(_Guarded().under_lock)
+    assert MODEL not in keys
+
+
+def test_code_under_test_that_only_returns_after_an_implicit_call_touches_nothing() -> None:
+    """``if key in self: ... return default`` returns after ``__contains__`` ran its points
+    with nothing left to do but return; a frame that goes on computing without a point of its
+    own is not quiet."""
+    from harness.runtime.outside import returns_quietly
+    from harness.runtime.points import compute_points
+
+    def lookup(self: Any, key: Any, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        return default
+
+    def busy(self: Any, key: Any, other: Any) -> Any:
+        return (key in self) + other  # other.__radd__ may run anything
+
+    for fn, quiet in ((lookup, True), (busy, False)):
+        code = fn.__code__
+        assert returns_quietly(code, compute_points(code, "m", "access")) is quiet
 
 
 def test_call_starts_and_returns_order_calls_only_where_it_matters() -> None:

@@ -64,6 +64,7 @@ CLOCK_READ: Final[Key] = ("clock", ANY, ANY, False)
 ANY_CONTENTS_READ: Final[Key] = ("item", ANY, ANY, False)
 
 _PY312: Final = sys.version_info >= (3, 12)
+_PY313: Final = sys.version_info >= (3, 13)
 _SCALARS = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset, range)
 _CONTAINERS = (dict, list, set, bytearray, collections.deque)
 #: Values whose methods are C code that reads nothing but the (immutable) value itself.
@@ -273,6 +274,10 @@ def _stack_effect(ins: dis.Instruction) -> tuple[int, int] | None:  # noqa: C901
         return (arg + 3, 1)
     if op == "FORMAT_VALUE":
         return (2 if arg & 0x04 else 1, 1)
+    if op == "MAKE_FUNCTION":  # a lambda passed as an argument; 3.13 sets its parts apart
+        return (1 if _PY313 else 1 + bin(arg & 0x0F).count("1"), 1)
+    if op == "SET_FUNCTION_ATTRIBUTE":
+        return (2, 1)
     return None
 
 
@@ -332,8 +337,7 @@ def _callee(
     if argc:
         k0 = _pusher(instrs, end, top + argc - 1, targets)
         if k0 is not None:
-            loads = _simple_loads(instrs, k0 + 1)
-            arg0 = loads[-1] if loads else None
+            arg0 = _expression(instrs, k0 + 1)
     k = _pusher(instrs, end, top + argc, targets)
     if k is not None and instrs[k].opname == "PUSH_NULL":
         k = _pusher(instrs, k, 0, targets)  # 3.13: [callable, NULL, args]
@@ -353,27 +357,49 @@ def _callee(
     return None, arg0
 
 
-def _with_managers(instrs: list[dis.Instruction]) -> dict[int, tuple[Any, ...]]:
+def _expression(instrs: list[dis.Instruction], end: int) -> Recipe | None:
+    """The recipe of the expression pushed just before `end`: a simple load (`_simple_loads`),
+    a subscript of two (``self.locks[first]``) or a tuple of them (``(src, dst)``)."""
+    op = instrs[end - 1].opname if end > 0 else ""
+    if op == "BINARY_SUBSCR":
+        loads = _simple_loads(instrs, end - 1)
+        if len(loads) >= 2 and loads[-2] is not None and loads[-1] is not None:
+            return ("item", loads[-2], loads[-1])
+        return None
+    if op == "BUILD_TUPLE":
+        n = instrs[end - 1].arg or 0
+        loads = _simple_loads(instrs, end - 1)[-n:] if n else []
+        if len(loads) == n and all(r is not None for r in loads):
+            return ("tuple", *loads)
+        return None
+    loads = _simple_loads(instrs, end)
+    return loads[-1] if loads else None
+
+
+def with_managers(instrs: list[dis.Instruction]) -> dict[int, tuple[Any, ...]]:
     """For ``with`` statements on a simple expression: the entering ``BEFORE_WITH`` and the
-    normal exit's ``__exit__(None, None, None)`` call, as method calls on the manager."""
+    normal exits' ``__exit__(None, None, None)`` calls, as method calls on the manager.
+
+    A ``return`` inside the block leaves through an exit call of its own, so a function
+    can have several per manager; with one manager they are all its ``__exit__``, with more
+    an exit is one of theirs (``("exits", managers...)``: harmless if all are locks)."""
     found: dict[int, tuple[Any, ...]] = {}
-    open_: list[Recipe | None] = []
+    managers: list[Recipe | None] = []
     for k, ins in enumerate(instrs):
         if ins.opname == "BEFORE_WITH":
-            loads = _simple_loads(instrs, k)
-            manager = loads[-1] if loads else None
-            open_.append(manager)
+            manager = _expression(instrs, k)
+            managers.append(manager)
             if manager is not None:
                 found[k] = ("method", manager, "__enter__")
-        elif ins.opname == "CALL" and ins.arg == 2 and open_:
+        elif ins.opname == "CALL" and ins.arg == 2 and managers and None not in managers:
             end = k
             while end > 0 and instrs[end - 1].opname == "PRECALL":
                 end -= 1
             nones = [i.opname == "LOAD_CONST" and i.argval is None for i in instrs[end - 3 : end]]
             if len(nones) == 3 and all(nones):
-                manager = open_.pop()
-                if manager is not None:
-                    found[k] = ("method", manager, "__exit__")
+                unique = list(dict.fromkeys(managers))
+                one = len(unique) == 1
+                found[k] = ("method", unique[0], "__exit__") if one else ("exits", *unique)
     return found
 
 
@@ -449,7 +475,7 @@ def compute_shapes(code: types.CodeType, points: dict[int, Point]) -> dict[int, 
     index = {ins.offset: k for k, ins in enumerate(instrs)}
     targets = {ins.argval for ins in instrs if "JUMP" in ins.opname or ins.opname == "FOR_ITER"}
     targets = {t for t in targets if isinstance(t, int)}
-    withs = _with_managers(instrs)
+    withs = with_managers(instrs)
     shapes: dict[int, Shape] = {}
     for offset, point in points.items():
         k = index.get(offset)
@@ -690,6 +716,9 @@ def call_effect(
     runs: only instance dicts, class dicts and locals are read)."""
     if shape.callee is None:
         return ((OPAQUE,), False)
+    if shape.callee[0] == "exits":  # leaving one of several `with` blocks
+        managers = [value(m, frame) for m in shape.callee[1:]]
+        return _NO_CALL if all(isinstance(m, lock_type) for m in managers) else ((OPAQUE,), False)
     fn, receiver = resolve_callee(shape.callee, frame, value)
     if fn is MISSING:
         return ((OPAQUE,), False)

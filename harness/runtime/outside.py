@@ -22,12 +22,18 @@ touch everything:
   tell is the whole ``model`` location, as before.
 
 A call's receiver is read now, after the call ran, so only values that cannot have changed
-meanwhile are read: constants, module globals, and arguments or closure variables the function
-never rebinds. Anything else counts as unknown.
+meanwhile are read: constants, module globals, arguments or closure variables the function
+never rebinds, and attributes of those (``self.cache``). An attribute can be read now because
+no other thread ran since the call: the steps between two points of one thread are atomic
+under the controlled runtime, so only this stretch of code could have rebound it, and it is
+read only if none of the frames on the path stores an attribute of that name (a call that
+could rebind one without a store -- ``setattr``, Python code outside -- is the whole ``model``
+location anyway, which no reading can make worse). Anything else counts as unknown.
 """
 
 from __future__ import annotations
 
+import dis
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,8 +50,9 @@ from harness.runtime.access import (
     call_effect,
     resolve_callee,
     static_attr,
+    with_managers,
 )
-from harness.runtime.points import MISSING, Point, Recipe, _instructions, evaluate
+from harness.runtime.points import MISSING, Point, Recipe, _instructions, evaluate, instance_attr
 
 #: The round's history: every worker body's bookkeeping between calls (start and return order),
 #: for a thread the caller does not name.
@@ -115,6 +122,7 @@ def summarize(code: types.CodeType) -> CodeSummary:
         for ins in instrs
         if ("JUMP" in ins.opname or ins.opname == "FOR_ITER") and isinstance(ins.argval, int)
     }
+    withs = with_managers(instrs)
     keys: set[Key] = set()
     calls: list[Shape] = []
     stored: set[str] = set()
@@ -132,25 +140,142 @@ def summarize(code: types.CodeType) -> CodeSummary:
             keys.add(_model_key("items", ANY, False))
         elif op in _ITEM_WRITES or (op == "BINARY_OP" and ins.argrepr.endswith("=")):
             keys.add(_model_key("items", ANY, True))  # an in-place operator may mutate
+        elif k in withs:
+            # entering or leaving `with` on a simple expression: a method call on the manager
+            calls.append(Shape(_site(code, ins), withs[k], None))
         elif op in _UNKNOWN_CALLS:
             keys.add(MODEL)
         elif op in _CALLS:
             callee, arg0 = _callee(instrs, k, targets)
-            line = ins.positions.lineno if ins.positions and ins.positions.lineno else 0
-            point = Point(code.co_filename, line, ins.offset, op, "call", "")
-            calls.append(Shape(point, callee, arg0))
+            calls.append(Shape(_site(code, ins), callee, arg0))
     n_args = code.co_argcount + code.co_kwonlyargcount
     params = set(code.co_varnames[:n_args]) | set(code.co_freevars)
     return CodeSummary(tuple(sorted(keys)), tuple(calls), frozenset(params - stored))
 
 
+def _site(code: types.CodeType, ins: dis.Instruction) -> Point:
+    line = ins.positions.lineno if ins.positions and ins.positions.lineno else 0
+    return Point(code.co_filename, line, ins.offset, ins.opname, "call", "")
+
+
+#: Instructions that touch only the frame's own stack and locals (no user code runs).
+_QUIET = frozenset(
+    {
+        "NOP",
+        "RESUME",
+        "CACHE",
+        "EXTENDED_ARG",
+        "NOT_TAKEN",
+        "LOAD_FAST",
+        "LOAD_FAST_CHECK",
+        "LOAD_FAST_LOAD_FAST",
+        "LOAD_FAST_BORROW",
+        "LOAD_FAST_BORROW_LOAD_FAST_BORROW",
+        "LOAD_CONST",
+        "LOAD_SMALL_INT",
+        "STORE_FAST",
+        "STORE_FAST_STORE_FAST",
+        "STORE_FAST_LOAD_FAST",
+        "POP_TOP",
+        "COPY",
+        "SWAP",
+        "PUSH_NULL",
+        "IS_OP",
+        "POP_JUMP_IF_NONE",
+        "POP_JUMP_IF_NOT_NONE",
+        "POP_JUMP_FORWARD_IF_NONE",
+        "POP_JUMP_FORWARD_IF_NOT_NONE",
+        "JUMP_FORWARD",
+        "RETURN_VALUE",
+        "RETURN_CONST",
+    }
+)
+#: Truth tests: quiet on a bool, which the instruction before them may be known to push.
+_TRUTH_TESTS = frozenset(
+    {
+        "TO_BOOL",
+        "UNARY_NOT",
+        "POP_JUMP_IF_TRUE",
+        "POP_JUMP_IF_FALSE",
+        "POP_JUMP_FORWARD_IF_TRUE",
+        "POP_JUMP_FORWARD_IF_FALSE",
+    }
+)
+_BOOLS = frozenset({"CONTAINS_OP", "IS_OP", "TO_BOOL", "UNARY_NOT"})
+_RETURNS = frozenset({"RETURN_VALUE", "RETURN_CONST"})
+
+
+def returns_quietly(code: types.CodeType, points: dict[int, Point]) -> bool:
+    """Whether a frame of instrumented `code` that returns without reaching another point
+    runs only its own stack and locals on the way out.
+
+    Such a frame is one that was waiting on an implicit call (``key in self``) into code that
+    reached points, and returned after it without reaching one of its own. It is quiet when
+    every point-free way from an instruction that can call out to a return is made of
+    `_QUIET` instructions (and truth tests of a bool), with no exception handler to run.
+    """
+    if code.co_exceptiontable:
+        return False
+    instrs = _instructions(code)
+    index = {ins.offset: k for k, ins in enumerate(instrs)}
+    targets = {ins.argval for ins in instrs if "JUMP" in ins.opname or ins.opname == "FOR_ITER"}
+    for k, ins in enumerate(instrs):
+        if ins.offset in points or _quiet(instrs, k, targets):
+            continue
+        seen: set[int] = set()
+        todo = [k + 1]
+        while todo:
+            j = todo.pop()
+            if j in seen or j >= len(instrs) or instrs[j].offset in points:
+                continue
+            seen.add(j)
+            op = instrs[j].opname
+            if not _quiet(instrs, j, targets):
+                return False
+            if op in _RETURNS:
+                continue
+            if op != "JUMP_FORWARD":
+                todo.append(j + 1)
+            if "JUMP" in op and instrs[j].argval in index:
+                todo.append(index[instrs[j].argval])
+    return True
+
+
+def _quiet(instrs: list[dis.Instruction], k: int, targets: set[Any]) -> bool:
+    op = instrs[k].opname
+    if op in _QUIET:
+        return True
+    return (
+        op in _TRUTH_TESTS
+        and k > 0
+        and instrs[k].offset not in targets
+        and instrs[k - 1].opname in _BOOLS
+    )
+
+
 class Outside:
     """Footprints of the uninstrumented code a thread runs between two of its points."""
 
-    def __init__(self, instrumented: Callable[[types.CodeType], bool], lock_type: type) -> None:
+    def __init__(
+        self,
+        instrumented: Callable[[types.CodeType], bool],
+        lock_type: type,
+        points_of: Callable[[types.CodeType], dict[int, Point] | None] | None = None,
+    ) -> None:
         self._instrumented = instrumented
         self._lock_type = lock_type
+        self._points_of = points_of
         self._summaries: dict[int, tuple[types.CodeType, CodeSummary]] = {}
+        self._quiet: dict[int, tuple[types.CodeType, bool]] = {}
+
+    def quiet_return(self, code: types.CodeType) -> bool:
+        """`returns_quietly` for instrumented `code`, read once (False without a table)."""
+        known = self._quiet.get(id(code))
+        if known is None or known[0] is not code:
+            table = self._points_of(code) if self._points_of is not None else None
+            verdict = table is not None and returns_quietly(code, table)
+            known = self._quiet[id(code)] = (code, verdict)
+        return known[1]
 
     def summary(self, code: types.CodeType) -> CodeSummary:
         known = self._summaries.get(id(code))
@@ -174,20 +299,31 @@ class Outside:
         path = up + below + ([common] if common is not None else [])
         live = {f.f_code for f in path}
         live.update(f.f_code for f in (before, after) if f is not None)
+        outside = [f for f in path if not _harness(f) and not _scheduler(f)]
+        rebound = _rebound([self.summary(f.f_code) for f in outside])
         keys: list[Key] = []
         for frame in path:
-            if not _harness(frame):
-                keys.extend(self._frame_keys(frame, live, number))
-                continue
             returned = frame is common or any(frame is f for f in up)
+            if not _harness(frame):
+                if frame is common or not returned or not self._quiet_exit(frame):
+                    keys.extend(self._frame_keys(frame, live, number, rebound))
+                continue
             if returned:
                 keys.append(call_return(thread))
             if frame is common or not returned:
                 keys.append(CALL_START)
         return keys
 
+    def _quiet_exit(self, frame: types.FrameType) -> bool:
+        """A frame of the code under test returned from with nothing left to do but return."""
+        return self._instrumented(frame.f_code) and self.quiet_return(frame.f_code)
+
     def _frame_keys(
-        self, frame: types.FrameType, live: set[types.CodeType], number: Numbering
+        self,
+        frame: types.FrameType,
+        live: set[types.CodeType],
+        number: Numbering,
+        rebound: frozenset[str] | None,
     ) -> list[Key]:
         module = frame.f_globals.get("__name__", "") or ""
         if _scheduler(frame):
@@ -199,7 +335,7 @@ class Outside:
         stable = summary.stable
 
         def value(recipe: Recipe, f: types.FrameType) -> Any:
-            return stable_value(recipe, f, stable)
+            return stable_value(recipe, f, stable, rebound)
 
         for shape in summary.calls:
             effect, python = call_effect(
@@ -228,10 +364,16 @@ def _calls_live(
     return code is not None and code in live
 
 
-def stable_value(recipe: Recipe, frame: types.FrameType, stable: frozenset[str]) -> Any:
+def stable_value(
+    recipe: Recipe,
+    frame: types.FrameType,
+    stable: frozenset[str],
+    rebound: frozenset[str] | None = None,
+) -> Any:
     """`recipe`'s value if it cannot have changed since the frame's last calls: a constant, a
     global (and attributes of modules and classes), an argument or closure variable the code
-    never rebinds; MISSING otherwise."""
+    never rebinds, and -- given the attribute names the stretch of code may have `rebound`
+    (None: any) -- an attribute of one of those by another name; MISSING otherwise."""
     tag = recipe[0]
     if tag == "const":
         return recipe[1]
@@ -239,10 +381,29 @@ def stable_value(recipe: Recipe, frame: types.FrameType, stable: frozenset[str])
         return evaluate(recipe, frame)
     if tag == "local":
         return evaluate(recipe, frame) if recipe[1] in stable else MISSING
-    owner = stable_value(recipe[1], frame, stable)
+    if tag != "attr":
+        return MISSING
+    owner = stable_value(recipe[1], frame, stable, rebound)
     if isinstance(owner, (types.ModuleType, type)):
         return static_attr(owner, recipe[2])
-    return MISSING
+    if owner is MISSING or rebound is None or recipe[2] in rebound:
+        return MISSING
+    return instance_attr(owner, recipe[2])
+
+
+def _rebound(summaries: list[CodeSummary]) -> frozenset[str] | None:
+    """The attribute names the frames of `summaries` store or delete; None when they reach
+    into an instance dict (``__dict__``), which rebinds any name without a store."""
+    names: set[str] = set()
+    for summary in summaries:
+        for space, _obj, name, writes in summary.keys:
+            if space != "model" or not isinstance(name, str) or not name.startswith("attr:"):
+                continue
+            if name == "attr:__dict__":
+                return None
+            if writes:
+                names.add(name[len("attr:") :])
+    return frozenset(names)
 
 
 def frames_between(

@@ -299,10 +299,20 @@ def evaluate(recipe: Recipe, frame: types.FrameType) -> Any:
         return frame.f_locals.get(recipe[1], _MISSING)
     if tag == "global":
         return frame.f_globals.get(recipe[1], _MISSING)
+    if tag == "tuple":  # only of plain scalars, whose comparisons run no user code
+        items = tuple(evaluate(part, frame) for part in recipe[1:])
+        return items if all(type(v) in _PLAIN_KEYS for v in items) else _MISSING
     owner = evaluate(recipe[1], frame)
     if owner is _MISSING:
         return _MISSING
+    if tag == "item":
+        key = evaluate(recipe[2], frame)
+        return item_value(owner, key) if type(key) in _PLAIN_KEYS else _MISSING
     return instance_attr(owner, recipe[2])
+
+
+#: Keys whose hashing and comparison run no user code.
+_PLAIN_KEYS: Final = frozenset({int, str, bytes, bool, float, type(None)})
 
 
 def instance_attr(owner: Any, name: str) -> Any:

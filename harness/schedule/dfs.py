@@ -13,14 +13,17 @@ decisions between executions and says which prefix to run next, until none is le
   ``none``  -- plain DFS: every runnable thread at every point (the oracle the others are
                tested against);
   ``sleep`` -- the same tree with sleep sets (Godefroid 1996): a branch whose first step
-               commutes with a sibling already explored is not entered again;
-  ``dpor``  -- dynamic partial-order reduction (Flanagan & Godefroid, POPL 2005) plus sleep
-               sets: a branch is added only where the executed trace shows two conflicting
-               steps of different threads that were not ordered already, and decisions are
-               made only at points whose step can touch something shared. With a bound,
-               the alternative is also added where the earlier step's thread was switched in
-               (Coons, Musuvathi & McKinley, OOPSLA 2013), which keeps every outcome
-               reachable within the bound.
+               commutes with a sibling already explored is not entered again -- without a
+               bound only: the explored sibling runs that step earlier, which can cost more
+               preemptions than the bound allows where the pruned branch was within it (an
+               unsafe registry's one-preemption failure was missed at bound 1 that way);
+  ``dpor``  -- dynamic partial-order reduction (Flanagan & Godefroid, POPL 2005), plus sleep
+               sets when unbounded: a branch is added only where the executed trace shows
+               two conflicting steps of different threads that were not ordered already,
+               and decisions are made only at points whose step can touch something shared.
+               With a bound, the alternative is also added where the earlier step's thread
+               was switched in (Coons, Musuvathi & McKinley, OOPSLA 2013), which keeps every
+               outcome reachable within the bound.
 * Fewest preemptions (`exhaust`): the whole bound is searched once; only when that finds a
   failure with p preemptions are bounds 0, 1, ... p-1 searched in turn for a smaller one. A
   scenario with no failure -- what a proof is made of -- is explored once, not once per
@@ -304,7 +307,9 @@ class DfsSearch:
             raise UsageError(f"unknown reduction {reduction!r}: choose one of {REDUCTIONS}")
         self.bound = bound
         self.reduction = reduction
-        self.sleeps = reduction in ("sleep", "dpor")
+        # Sleep sets only without a bound: with one, the schedule a sleeper stands for can
+        # need more preemptions than the one it prunes (module docstring).
+        self.sleeps = reduction in ("sleep", "dpor") and bound is None
         self.stack: list[Node] = []
         self.stats = SearchStats()
         self.shapes: ShapeCache = ShapeCache(lambda code: None)
@@ -319,7 +324,7 @@ class DfsSearch:
             self._instrumentation = instrumentation
             self.shapes = ShapeCache(instrumentation.table)
             self._instrumented = lambda code: instrumentation.table(code) is not None
-            self.outside = Outside(self._instrumented, Lock)
+            self.outside = Outside(self._instrumented, Lock, instrumentation.table)
 
     # -- which schedule next ---------------------------------------------------------------
 
