@@ -318,6 +318,7 @@ class DfsSearch:
         self._instrumentation: Any = None
         self._started = False
         self.exhausted = False
+        self._plans = _Plans()
 
     def _bind(self, instrumentation: Any) -> None:
         if instrumentation is not self._instrumentation:
@@ -417,12 +418,10 @@ class DfsSearch:
         clocks: list[list[int]] = []
         clock_of = [[0] * n_threads for _ in range(n_threads)]
         last_of = [-1] * n_threads
-        buckets: dict[Any, list[int]] = {}
-        opaque: list[int] = []
-        every: list[int] = []
-        items: list[int] = []
+        trace = _Trace(self._plans)
         for j, (p, fp) in enumerate(events):
-            deps = self._dependents(j, p, fp, events, buckets, opaque, every, items)
+            fid = self._plans.intern(fp)
+            deps = trace.dependents(p, fid)
             before = clock_of[p]
             prev = last_of[p]
             concurrent = [i for i in deps if before[events[i][0]] <= local[i]]
@@ -436,76 +435,12 @@ class DfsSearch:
                 continue
             mine = list(before)
             for i in deps:
-                other = clocks[i]
-                for t in range(n_threads):
-                    mine[t] = max(mine[t], other[t])
+                mine = [a if a >= b else b for a, b in zip(mine, clocks[i], strict=True)]
             mine[p] = local[j] + 1
             clocks.append(mine)
             clock_of[p] = mine
             last_of[p] = j
-            self._index(j, fp, buckets, opaque, every, items)
-
-    @staticmethod
-    def _bucket_keys(key: Key) -> list[Any]:
-        space, obj, name, _w = key
-        if space == "attr":
-            return [("attr", name)]
-        if space == "item":
-            return [("item", obj)]
-        return [(space, name)]
-
-    def _index(
-        self,
-        j: int,
-        fp: Footprint,
-        buckets: dict[Any, list[int]],
-        opaque: list[int],
-        every: list[int],
-        items: list[int],
-    ) -> None:
-        if not fp:
-            return
-        every.append(j)
-        seen: set[Any] = set()
-        for key in fp:
-            if key[0] == "opaque":
-                opaque.append(j)
-                return
-            for b in self._bucket_keys(key):
-                if b not in seen:
-                    seen.add(b)
-                    buckets.setdefault(b, []).append(j)
-            if key[0] == "item" and "items" not in seen:
-                seen.add("items")
-                items.append(j)
-
-    def _dependents(
-        self,
-        j: int,
-        p: int,
-        fp: Footprint,
-        events: list[tuple[int, Footprint]],
-        buckets: dict[Any, list[int]],
-        opaque: list[int],
-        every: list[int],
-        items: list[int],
-    ) -> list[int]:
-        """Earlier steps of other threads whose footprints conflict with step `j`'s."""
-        if not fp:
-            return []
-        candidates: set[int] = set(opaque)
-        if any(key[0] == "opaque" for key in fp):
-            candidates.update(every)
-        else:
-            for key in fp:
-                if key[0] == "item" and key[1] is ANY:
-                    candidates.update(items)
-                elif key[0] == "item":
-                    candidates.update(buckets.get(("item", key[1]), ()))
-                    candidates.update(buckets.get(("item", ANY), ()))
-                else:
-                    candidates.update(buckets.get(self._bucket_keys(key)[0], ()))
-        return sorted(i for i in candidates if events[i][0] != p and conflict(events[i][1], fp))
+            trace.index(j, p, fid)
 
     def _backtrack(
         self,
@@ -541,6 +476,121 @@ class DfsSearch:
                 node.backtrack.add(p if p in usable else usable[0])
             else:
                 node.backtrack.update(usable)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where a footprint is filed in a trace's index and where its conflicts are looked up,
+    worked out once per distinct footprint (the same few recur in every execution). Reads
+    and writes are filed apart: a read can only conflict with a write, which keeps most
+    steps -- reads of what nobody writes -- from being compared at all."""
+
+    empty: bool
+    opaque: bool
+    files: tuple[Any, ...]  # the (bucket, writes) it is filed under
+    looks: tuple[Any, ...]  # the (bucket, writes) its conflicts can be in
+
+
+def _bucket(key: Key) -> Any:
+    space, obj, name, _w = key
+    if space == "attr":
+        return ("attr", name)
+    if space == "item":
+        return ("item", obj)
+    return (space, name)
+
+
+#: The bucket of every step that touches an item, whatever its key.
+_ITEMS: Final = ("items",)
+
+
+class _Plans:
+    """Distinct footprints of one search, numbered, with their plans and a memo of which
+    pairs conflict: the race analysis asks the same questions of every execution."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Footprint, int] = {}
+        self.fps: list[Footprint] = []
+        self.plans: list[_Plan] = []
+        self._conflicts: dict[tuple[int, int], bool] = {}
+
+    def intern(self, fp: Footprint) -> int:
+        fid = self.ids.get(fp)
+        if fid is None:
+            fid = self.ids[fp] = len(self.fps)
+            self.fps.append(fp)
+            self.plans.append(self._plan(fp))
+        return fid
+
+    @staticmethod
+    def _plan(fp: Footprint) -> _Plan:
+        if any(key[0] == "opaque" for key in fp):
+            return _Plan(False, True, (), ())
+        files: list[Any] = []
+        looks: list[Any] = []
+        for key in fp:
+            space, obj, _name, writes = key
+            if space == "item":
+                files += [(("item", obj), writes), (_ITEMS, writes)]
+                near = [_ITEMS] if obj is ANY else [("item", obj), ("item", ANY)]
+            else:
+                files.append((_bucket(key), writes))
+                near = [_bucket(key)]
+            for b in near:
+                looks.append((b, True))
+                if writes:
+                    looks.append((b, False))
+        return _Plan(not fp, False, tuple(dict.fromkeys(files)), tuple(dict.fromkeys(looks)))
+
+    def conflict(self, a: int, b: int) -> bool:
+        known = self._conflicts.get((a, b))
+        if known is None:
+            known = self._conflicts[(a, b)] = conflict(self.fps[a], self.fps[b])
+        return known
+
+
+class _Trace:
+    """The steps of one execution filed by what they touch, to find a step's earlier
+    conflicting steps without comparing it with every one."""
+
+    def __init__(self, plans: _Plans) -> None:
+        self.plans = plans
+        self.buckets: dict[Any, list[int]] = {}
+        self.opaque: list[int] = []
+        self.every: list[int] = []
+        self.thread: dict[int, int] = {}
+        self.fid: dict[int, int] = {}
+
+    def index(self, j: int, thread: int, fid: int) -> None:
+        plan = self.plans.plans[fid]
+        if plan.empty:
+            return
+        self.thread[j] = thread
+        self.fid[j] = fid
+        self.every.append(j)
+        if plan.opaque:
+            self.opaque.append(j)
+            return
+        for b in plan.files:
+            self.buckets.setdefault(b, []).append(j)
+
+    def dependents(self, thread: int, fid: int) -> list[int]:
+        """Earlier steps of other threads whose footprints conflict with this one."""
+        plan = self.plans.plans[fid]
+        if plan.empty:
+            return []
+        candidates: set[int] = set(self.opaque)
+        if plan.opaque:
+            candidates.update(self.every)
+        else:
+            for b in plan.looks:
+                filed = self.buckets.get(b)
+                if filed:
+                    candidates.update(filed)
+        if not candidates:
+            return []
+        thread_of, fid_of, conflicts = self.thread, self.fid, self.plans.conflict
+        return sorted(i for i in candidates if thread_of[i] != thread and conflicts(fid_of[i], fid))
 
 
 @dataclass
