@@ -30,6 +30,7 @@ from harness.failure import Call, CounterexampleFound, Failure
 from harness.minimize import minimize, same_bug
 from harness.model import Model, ModelSpec, Operation
 from harness.runtime.clock import real_perf_counter
+from harness.runtime.heap import frozen_heap
 from harness.scenario import ScenarioRunner, replay_failure
 from harness.schedule.base import CountingSource
 from harness.schedule.dfs import REDUCTIONS, ScheduleDiverged, exhaust
@@ -392,7 +393,7 @@ class _Verification:
         """Each scenario in turn until one fails, the budget ends or a bound is not
         exhausted; the failure found is minimised and replayed with values."""
         result, plan = self.result, self.plan
-        with self.settings.pool().pinned():
+        with self.settings.pool().pinned(), frozen_heap():
             for scenario in todo:
                 left = None if plan.max_schedules is None else plan.max_schedules - result.schedules
                 if (left is not None and left <= 0) or self.out_of_time():

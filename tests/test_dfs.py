@@ -210,6 +210,63 @@ def test_same_scenario_same_schedule_sequence() -> None:
     assert sequence() == first
 
 
+def test_the_race_analysis_reuses_the_repeated_prefix_and_explores_the_same_tree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each execution replays a prefix of the last one; its steps' clocks and races are
+    kept from the last analysis instead of worked out again. That must not change a single
+    decision: the same schedules, in the same order, as with every step analysed afresh."""
+    from harness.schedule import dfs
+
+    spec = find_model("backoffer")
+    scenario = scenarios(spec, workers=2, calls=1)[0]
+    params = default_params(spec)
+
+    def sequence() -> list[list[int]]:
+        runs: list[list[int]] = []
+
+        def run_one(schedule: Any) -> None:
+            run_scenario(spec, "locked", scenario, schedule, params=params)
+            runs.append([chosen for _e, _c, chosen in schedule.nodes])
+
+        exhaust(run_one, bound=2)
+        return runs
+
+    reused = sequence()
+    analyse = dfs.DfsSearch._races
+
+    def afresh(self: Any, schedule: Any, fps: Any) -> None:
+        for node in self.stack:
+            node.event, node.clock = None, None
+        analyse(self, schedule, fps)
+
+    monkeypatch.setattr(dfs.DfsSearch, "_races", afresh)
+    assert len(reused) > 10
+    assert sequence() == reused
+
+
+def test_outside_python_code_is_the_model_location_and_may_read_the_clock() -> None:
+    """A Python function outside the instrumented modules (the model's helpers) is the
+    model location plus a read of the virtual clock, whatever its module is called; only
+    the harness's own patched time functions are a clock read alone. (Gallery models live
+    in ``harness_gallery``, which a prefix test once took for the harness.)"""
+    import types
+
+    from harness.runtime.access import CLOCK_READ, Numbering, _python_effect
+
+    def helper(box: Any) -> Any:
+        return box.value
+
+    def outside(module: str) -> Any:
+        fn = types.FunctionType(helper.__code__, {"__name__": module}, "helper")
+        fn.__module__ = module
+        return _python_effect(fn, fn.__code__, None, Numbering(), lambda code: False)
+
+    for module in ("harness_gallery.backoffer_spec", "users_model", "harnessed"):
+        assert outside(module) == ((CLOCK_READ,), True), module
+    assert outside("harness.runtime.world") == ((CLOCK_READ,), False)
+
+
 def test_a_read_only_worker_loop_between_calls_writes_nothing() -> None:
     """The uninstrumented frames between two points are read, not lumped into one location:
     a loop that only calls the object under test reads names, and no two such steps of two

@@ -56,6 +56,7 @@ from harness.runtime.access import (
     coarse,
     conflict,
 )
+from harness.runtime.heap import frozen_heap
 from harness.runtime.outside import Outside
 from harness.runtime.points import Point
 from harness.runtime.sync import Lock
@@ -81,6 +82,10 @@ class Node:
     done: set[int] = field(default_factory=set)
     #: The (coarse) footprint of the step each explored thread took here: for sleep sets.
     explored: dict[int, Footprint] = field(default_factory=dict)
+    #: The step taken here in the last race analysis, as (thread, footprint number), and
+    #: the vector clock it got: `DfsSearch._races` reuses them while the trace repeats.
+    event: tuple[int, int] | None = None
+    clock: list[int] | None = None
 
     def cost(self, thread: int) -> int:
         return int(self.current is not None and thread != self.current)
@@ -390,7 +395,7 @@ class DfsSearch:
                 node.backtrack = set(enabled) if self.reduction != "dpor" else {chosen}
                 node.done = {chosen}
                 self.stack.append(node)
-            if k >= start:
+            if k >= start and self.sleeps:
                 node.explored[chosen] = coarse(fps[k])
             preempts += int(current is not None and chosen != current)
         if self.reduction == "dpor":
@@ -419,8 +424,21 @@ class DfsSearch:
         clock_of = [[0] * n_threads for _ in range(n_threads)]
         last_of = [-1] * n_threads
         trace = _Trace(self._plans)
+        repeats = True  # so far, the same steps as the last analysis of these nodes
         for j, (p, fp) in enumerate(events):
             fid = self._plans.intern(fp)
+            if repeats and j < len(nodes):
+                # A step whose trace up to it repeats the last analysis: its races were
+                # added then (backtrack sets only grow) and its clock is the same.
+                node = self.stack[j]
+                repeats = node.event == (p, fid) and node.clock is not None
+                if repeats:
+                    mine = _fit(node.clock, n_threads)  # type: ignore[arg-type]
+                    clocks.append(mine)
+                    clock_of[p] = mine
+                    last_of[p] = j
+                    trace.index(j, p, fid)
+                    continue
             deps = trace.dependents(p, fid)
             before = clock_of[p]
             prev = last_of[p]
@@ -441,6 +459,8 @@ class DfsSearch:
             clock_of[p] = mine
             last_of[p] = j
             trace.index(j, p, fid)
+            node = self.stack[j]
+            node.event, node.clock = (p, fid), mine
 
     def _backtrack(
         self,
@@ -476,6 +496,16 @@ class DfsSearch:
                 node.backtrack.add(p if p in usable else usable[0])
             else:
                 node.backtrack.update(usable)
+
+
+def _fit(clock: list[int], n_threads: int) -> list[int]:
+    """A vector clock kept from an execution with a different number of threads, resized:
+    the entries added or dropped are threads with no step so far, so they are zero."""
+    if len(clock) == n_threads:
+        return clock
+    if len(clock) < n_threads:
+        return clock + [0] * (n_threads - len(clock))
+    return clock[:n_threads]
 
 
 @dataclass(frozen=True)
@@ -625,6 +655,18 @@ def exhaust(
     needs. A budget (`max_schedules`, `out_of_time`) ends the search early with
     ``exhausted`` False (a failure already found is still returned).
     """
+    with frozen_heap():
+        return _exhaust(run_one, bound, reduction, max_schedules, out_of_time, deepen)
+
+
+def _exhaust(
+    run_one: Callable[[DfsSchedule], Any],
+    bound: int | None,
+    reduction: str,
+    max_schedules: int | None,
+    out_of_time: Callable[[], bool],
+    deepen: bool,
+) -> Exhaustion:
     result = Exhaustion()
     if not _search(run_one, bound, reduction, result, max_schedules, out_of_time):
         return result
