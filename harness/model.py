@@ -174,6 +174,13 @@ class Model:
       points_per_operation -- granularity -> about how many scheduling points one operation
                     reaches; drawn preemptions are spread over that range (default: measured
                     on the Backoffer).
+      interchangeable -- argument names whose values the object and the model treat alike
+                    (a fresh cache's keys 0, 1, 2): renaming them consistently turns a
+                    scenario into an equivalent one, so `harness verify` runs one scenario
+                    of each such family. A claim about the code under test, like a TLA+
+                    symmetry set: declare it only where no value is special (``if key:``,
+                    a key that the set-up pre-loads, an ordering of keys), and
+                    ``verify --no-symmetry`` checks every scenario anyway.
     """
 
     name: ClassVar[str] = ""
@@ -186,6 +193,7 @@ class Model:
     max_ops_per_worker: ClassVar[int] = 3
     points_per_operation: ClassVar[Mapping[str, int]] = {}
     instrument_optional: ClassVar[bool] = False
+    interchangeable: ClassVar[Sequence[str]] = ()
 
     def __init__(self, variant: str, rng: random.Random, params: Mapping[str, Any]) -> None:
         self.variant = variant
@@ -361,11 +369,27 @@ def validate_model(cls: Any, origin: str = "") -> ModelSpec:
     for variant in cls.expect_failure:
         if variant not in cls.variants:
             raise ModelDefinitionError(f"{where}: expect_failure names unknown variant {variant!r}")
+    _check_interchangeable(cls, ops, where)
     try:
         resolve_modules(cls.instrument)
     except UsageError as exc:
         raise ModelDefinitionError(f"{where}: instrument: {exc}") from None
     return ModelSpec(cls, origin or f"{cls.__module__}:{cls.__qualname__}", ops, invariants)
+
+
+def _check_interchangeable(cls: type[Model], ops: list[Operation], where: str) -> None:
+    names = cls.interchangeable
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ModelDefinitionError(
+            f"{where}: `interchangeable` must be a sequence of argument names"
+        )
+    taken = {arg for op in ops for arg in (*op.strategies, *op.domain)}
+    for name in names:
+        if name not in taken:
+            raise ModelDefinitionError(
+                f"{where}: interchangeable names {_brief(name)}, which no operation takes "
+                f"(arguments: {', '.join(sorted(taken)) or 'none'})"
+            )
 
 
 def _check_operation(op: Operation, where: str) -> None:

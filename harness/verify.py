@@ -144,8 +144,17 @@ def scenarios(
     calls: int = 2,
     setup: int = 0,
     size: int = DEFAULT_DOMAIN_SIZE,
+    values: bool = True,
 ) -> list[Scenario]:
-    """Every scenario of the shape, deduplicated by worker symmetry where it holds."""
+    """Every scenario of the shape, deduplicated by worker symmetry where it holds and, with
+    `values`, by the model's interchangeable argument values (`one_per_family`)."""
+    found = _every_scenario(spec, workers, calls, setup, size)
+    return one_per_family(spec, found) if values else found
+
+
+def _every_scenario(
+    spec: ModelSpec, workers: int, calls: int, setup: int, size: int
+) -> list[Scenario]:
     domain = call_domain(spec, size)
     sequences = [tuple(s) for s in itertools.product(domain, repeat=calls)]
     index = {id(s): i for i, s in enumerate(sequences)}
@@ -161,6 +170,68 @@ def scenarios(
         for prelude in itertools.product(domain, repeat=n):
             found.extend(Scenario(tuple(prelude), r) for r in rounds_list)
     return found
+
+
+def one_per_family(spec: ModelSpec, found: list[Scenario]) -> list[Scenario]:
+    """The first scenario of each family that renaming the values of the model's
+    `interchangeable` arguments (the same permutation everywhere in a scenario) makes of
+    one another, in enumeration order; worker order counts as `symmetric` says."""
+    names = tuple(spec.cls.interchangeable)
+    if not names:
+        return found
+    sets = {name: _values_of(found, name) for name in names}
+    renamings = [
+        dict(zip(names, choice, strict=True))
+        for choice in itertools.product(
+            *(list(itertools.permutations(range(len(sets[n])))) for n in names)
+        )
+    ]
+    workers_alike = symmetric(spec)
+    seen: set[Any] = set()
+    kept: list[Scenario] = []
+    for scenario in found:
+        family = min(_form(scenario, sets, r, workers_alike) for r in renamings)
+        if family not in seen:
+            seen.add(family)
+            kept.append(scenario)
+    return kept
+
+
+def _values_of(found: list[Scenario], name: str) -> list[str]:
+    """The distinct values argument `name` takes, as reprs (plain data: reprs are exact)."""
+    values = {
+        repr(args[name])
+        for scenario in found
+        for call in (*scenario.setup, *(c for worker in scenario.round for c in worker))
+        for args in (call[1],)
+        if name in args
+    }
+    return sorted(values)
+
+
+def _form(
+    scenario: Scenario,
+    sets: dict[str, list[str]],
+    renaming: dict[str, tuple[int, ...]],
+    workers_alike: bool,
+) -> Any:
+    """`scenario` with interchangeable values renamed, as a comparable value."""
+
+    def call(c: Call) -> Any:
+        op, args = c
+        return (
+            op,
+            tuple(
+                (k, renaming[k][sets[k].index(repr(v))] if k in renaming else repr(v))
+                for k, v in sorted(args.items())
+            ),
+        )
+
+    workers = [tuple(call(c) for c in w) for w in scenario.round]
+    return (
+        tuple(call(c) for c in scenario.setup),
+        tuple(sorted(workers) if workers_alike else workers),
+    )
 
 
 def run_scenario(
@@ -213,18 +284,32 @@ class VerifyResult:
     pct_guarantee: float | None = None
     expected_failure: bool = False
     per_scenario: list[dict[str, Any]] = field(default_factory=list)
+    #: The model's interchangeable arguments the scenarios were reduced by, and how many
+    #: scenarios there were before (None: not reduced).
+    interchangeable: tuple[str, ...] = ()
+    scenarios_unreduced: int | None = None
 
     @property
     def coverage(self) -> float:
         return self.scenarios_done / self.scenarios if self.scenarios else 1.0
+
+    def _families(self) -> str:
+        """How the scenarios were counted, when the model's symmetry reduced them."""
+        if self.scenarios_unreduced is None:
+            return ""
+        return (
+            f" (one per renaming of {', '.join(self.interchangeable)}: "
+            f"{self.scenarios_unreduced:,} without)"
+        )
 
     def summary(self) -> str:
         bound = "unbounded" if self.bound is None else f"bound {self.bound}"
         seconds = f"{self.seconds:.1f} s"
         if self.verdict == "verified":
             return (
-                f"verified: {self.scenarios:,} scenarios, {self.schedules:,} schedules "
-                f"({self.pruned:,} pruned), {bound}, no failure, {seconds}"
+                f"verified: {self.scenarios:,} scenarios{self._families()}, "
+                f"{self.schedules:,} schedules ({self.pruned:,} pruned), {bound}, no failure, "
+                f"{seconds}"
             )
         if self.verdict == "counterexample":
             return (
@@ -233,7 +318,7 @@ class VerifyResult:
                 f"{seconds})"
             )
         return (
-            f"clean: {self.scenarios_done:,} of {self.scenarios:,} scenarios, "
+            f"clean: {self.scenarios_done:,} of {self.scenarios:,} scenarios{self._families()}, "
             f"{self.schedules:,} schedules, no failure, {seconds} -- {self.reason}"
         )
 
@@ -250,6 +335,8 @@ class VerifyResult:
             "setup": self.setup,
             "scenarios": self.scenarios,
             "scenarios_done": self.scenarios_done,
+            "interchangeable": list(self.interchangeable),
+            "scenarios_unreduced": self.scenarios_unreduced,
             "schedules": self.schedules,
             "pruned": self.pruned,
             "seconds": round(self.seconds, 4),
@@ -288,6 +375,8 @@ class Plan:
     max_seconds: float | None = None
     depth: int = 2
     pct_runs: int = DEFAULT_PCT_RUNS
+    #: One scenario per renaming of the model's interchangeable values (False: all).
+    symmetry: bool = True
 
     def __post_init__(self) -> None:
         bound = self.bound
@@ -333,9 +422,9 @@ def verify_spec(
             f"model {spec.name!r} allows at most {spec.cls.max_workers} workers, "
             f"got {shape.workers}"
         )
-    todo = scenarios(
-        spec, workers=shape.workers, calls=shape.calls, setup=shape.setup, size=shape.domain_size
-    )
+    every = _every_scenario(spec, shape.workers, shape.calls, shape.setup, shape.domain_size)
+    todo = one_per_family(spec, every) if shape.symmetry else every
+    reduced = shape.symmetry and bool(spec.cls.interchangeable)
     result = VerifyResult(
         model=spec.name,
         variant=variant,
@@ -352,6 +441,8 @@ def verify_spec(
         seconds=0.0,
         expected_failure=variant in spec.cls.expect_failure,
         pct_depth=shape.depth if shape.strategy == "pct" else None,
+        interchangeable=tuple(spec.cls.interchangeable) if reduced else (),
+        scenarios_unreduced=len(every) if reduced else None,
     )
     _Verification(spec, variant, settings, shape, result, progress).run(todo)
     if result.verdict == "verified" and result.scenarios_done < len(todo):
@@ -521,6 +612,7 @@ __all__ = [
     "Scenario",
     "VerifyResult",
     "call_domain",
+    "one_per_family",
     "run_scenario",
     "scenarios",
     "simplest_values",

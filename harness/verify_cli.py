@@ -83,6 +83,11 @@ def add_verify_parser(sub: Any) -> None:
         "--no-shrink", action="store_true", help="report the first failure as found"
     )
     verify.add_argument(
+        "--no-symmetry",
+        action="store_true",
+        help="every scenario, even where the model declares interchangeable values",
+    )
+    verify.add_argument(
         "-q", "--quiet", action="store_true", help="no progress line on stderr (terminal only)"
     )
 
@@ -133,6 +138,7 @@ def run_verify(args: argparse.Namespace) -> int:
             depth=args.depth,
             max_schedules=args.max_schedules,
             max_seconds=args.max_seconds,
+            symmetry=not args.no_symmetry,
             progress=_progress if tty else None,
         )
     except BrokenModelError as exc:

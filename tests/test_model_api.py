@@ -29,6 +29,8 @@ def test_invariant_crashing_with_non_assertion_is_a_broken_model() -> None:
         ("NoStrategyModel", "operation put has no strategy for argument 'x'"),
         ("BadInvariantSignatureModel", "invariant needs_an_argument must take only self"),
         ("MissingModuleModel", "tests.targets.does_not_exist"),
+        ("MisspelledInterchangeableModel", "interchangeable names 'kye', which no operation"),
+        ("StringInterchangeableModel", "`interchangeable` must be a sequence of argument"),
     ],
 )
 def test_declaration_errors_name_the_model_and_member(name: str, message: str) -> None:

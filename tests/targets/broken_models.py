@@ -104,3 +104,23 @@ class SpawningModel(Model):
     @operation()
     def work(self) -> None:
         self.spawner.work()
+
+
+class MisspelledInterchangeableModel(Model):
+    name = "misspelled-interchangeable"
+    instrument = ("tests.targets.broken_models",)
+    interchangeable = ("kye",)
+
+    @operation(key=st.integers(0, 2))
+    def get(self, key: int) -> None:
+        pass
+
+
+class StringInterchangeableModel(Model):
+    name = "string-interchangeable"
+    instrument = ("tests.targets.broken_models",)
+    interchangeable = "key"
+
+    @operation(key=st.integers(0, 2))
+    def get(self, key: int) -> None:
+        pass
