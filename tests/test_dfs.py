@@ -7,6 +7,8 @@ import threading
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.failure import Failure
 from harness.hunt import resolve
@@ -244,6 +246,43 @@ def test_the_race_analysis_reuses_the_repeated_prefix_and_explores_the_same_tree
     monkeypatch.setattr(dfs.DfsSearch, "_races", afresh)
     assert len(reused) > 10
     assert sequence() == reused
+
+
+_KEYS = [
+    (space, obj, name, writes)
+    for space in ("attr", "item", "model", "history")
+    for obj in ("*", 1, 2)
+    for name in ("*", "a", "b")
+    for writes in (False, True)
+] + [("opaque", "*", "*", True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.lists(st.sampled_from(_KEYS), max_size=3).map(tuple)),
+        max_size=12,
+    )
+)
+def test_the_trace_index_finds_exactly_the_conflicting_earlier_steps(
+    steps: list[tuple[int, tuple[Any, ...]]],
+) -> None:
+    """The race analysis files steps by what they touch and looks a step's conflicts up
+    there instead of comparing it with every earlier step; it must find the same ones as
+    comparing with all of them -- wildcard objects and names included (a wildcard name was
+    once filed where no concrete name looked: a call start missed another thread's return)."""
+    from harness.runtime.access import conflict
+    from harness.schedule.dfs import _Plans, _Trace
+
+    plans = _Plans()
+    trace = _Trace(plans)
+    for j, (thread, fp) in enumerate(steps):
+        fid = plans.intern(fp)
+        expected = [
+            i for i, (t, other) in enumerate(steps[:j]) if t != thread and conflict(other, fp)
+        ]
+        assert trace.dependents(thread, fid) == expected, (j, fp)
+        trace.index(j, thread, fid)
 
 
 def test_outside_python_code_is_the_model_location_and_may_read_the_clock() -> None:

@@ -521,17 +521,11 @@ class _Plan:
     looks: tuple[Any, ...]  # the (bucket, writes) its conflicts can be in
 
 
-def _bucket(key: Key) -> Any:
-    space, obj, name, _w = key
-    if space == "attr":
-        return ("attr", name)
-    if space == "item":
-        return ("item", obj)
-    return (space, name)
-
-
 #: The bucket of every step that touches an item, whatever its key.
 _ITEMS: Final = ("items",)
+#: Per space (attributes, globals, locks, the model...): the bucket of every step in it, where
+#: a key with a wildcard name looks (it conflicts with every name).
+_EVERY_NAME: Final = "every name"
 
 
 class _Plans:
@@ -564,8 +558,11 @@ class _Plans:
                 files += [(("item", obj), writes), (_ITEMS, writes)]
                 near = [_ITEMS] if obj is ANY else [("item", obj), ("item", ANY)]
             else:
-                files.append((_bucket(key), writes))
-                near = [_bucket(key)]
+                # Objects are not told apart here (the memoised `conflict` does that): a name
+                # meets the same name, the wildcard name, and a wildcard meets every name.
+                name = key[2]
+                files += [((space, name), writes), ((space, _EVERY_NAME), writes)]
+                near = [(space, _EVERY_NAME)] if name is ANY else [(space, name), (space, ANY)]
             for b in near:
                 looks.append((b, True))
                 if writes:
