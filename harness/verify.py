@@ -179,39 +179,39 @@ def one_per_family(spec: ModelSpec, found: list[Scenario]) -> list[Scenario]:
     names = tuple(spec.cls.interchangeable)
     if not names:
         return found
-    sets = {name: _values_of(found, name) for name in names}
+    positions = {name: _positions(found, name) for name in names}
     renamings = [
         dict(zip(names, choice, strict=True))
         for choice in itertools.product(
-            *(list(itertools.permutations(range(len(sets[n])))) for n in names)
+            *(list(itertools.permutations(range(len(positions[n])))) for n in names)
         )
     ]
     workers_alike = symmetric(spec)
     seen: set[Any] = set()
     kept: list[Scenario] = []
     for scenario in found:
-        family = min(_form(scenario, sets, r, workers_alike) for r in renamings)
+        family = min(_form(scenario, positions, r, workers_alike) for r in renamings)
         if family not in seen:
             seen.add(family)
             kept.append(scenario)
     return kept
 
 
-def _values_of(found: list[Scenario], name: str) -> list[str]:
-    """The distinct values argument `name` takes, as reprs (plain data: reprs are exact)."""
+def _positions(found: list[Scenario], name: str) -> dict[str, int]:
+    """The distinct values argument `name` takes, as reprs (plain data: reprs are exact),
+    numbered in sorted order."""
     values = {
         repr(args[name])
         for scenario in found
-        for call in (*scenario.setup, *(c for worker in scenario.round for c in worker))
-        for args in (call[1],)
+        for _op, args in (*scenario.setup, *(c for worker in scenario.round for c in worker))
         if name in args
     }
-    return sorted(values)
+    return {value: i for i, value in enumerate(sorted(values))}
 
 
 def _form(
     scenario: Scenario,
-    sets: dict[str, list[str]],
+    positions: dict[str, dict[str, int]],
     renaming: dict[str, tuple[int, ...]],
     workers_alike: bool,
 ) -> Any:
@@ -222,7 +222,7 @@ def _form(
         return (
             op,
             tuple(
-                (k, renaming[k][sets[k].index(repr(v))] if k in renaming else repr(v))
+                (k, renaming[k][positions[k][repr(v)]] if k in renaming else repr(v))
                 for k, v in sorted(args.items())
             ),
         )

@@ -240,7 +240,7 @@ def test_the_race_analysis_reuses_the_repeated_prefix_and_explores_the_same_tree
 
     def afresh(self: Any, schedule: Any, fps: Any) -> None:
         for node in self.stack:
-            node.event, node.clock = None, None
+            node.analysed = None
         analyse(self, schedule, fps)
 
     monkeypatch.setattr(dfs.DfsSearch, "_races", afresh)

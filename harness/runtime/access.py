@@ -736,6 +736,12 @@ def call_effect(
     return ((OPAQUE,), False)
 
 
+def in_package(module: str, package: str) -> bool:
+    """Whether `module` is `package` or one of its submodules (``harness_gallery`` is not
+    in ``harness``)."""
+    return module == package or module.startswith(package + ".")
+
+
 def _python_effect(
     fn: Any,
     code: types.CodeType,
@@ -752,7 +758,7 @@ def _python_effect(
         # A primitive built on harness locks: its state is guarded by them, but a reader
         # such as Event.is_set does not lock, so the object counts as written.
         return ((("item", number(receiver), ANY, True),) if receiver is not None else (), False)
-    if module == "harness" or module.startswith("harness."):
+    if in_package(module, "harness"):
         return ((CLOCK_READ,), False)  # the patched time functions
     if _trivial(code):
         return _NO_CALL

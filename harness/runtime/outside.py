@@ -48,6 +48,7 @@ from harness.runtime.access import (
     _callee,
     _code_of,
     call_effect,
+    in_package,
     resolve_callee,
     static_attr,
     with_managers,
@@ -454,12 +455,11 @@ def _frames_around(
 def _harness(frame: types.FrameType) -> bool:
     """A frame of the harness's own bookkeeping (not its scheduler's, which touches nothing)."""
     module = frame.f_globals.get("__name__", "") or ""
-    return (module == "harness" or module.startswith("harness.")) and not _scheduler(frame)
+    return in_package(module, "harness") and not _scheduler(frame)
 
 
 def _scheduler(frame: types.FrameType) -> bool:
-    module = frame.f_globals.get("__name__", "") or ""
-    return module == _SCHEDULER or module.startswith(_SCHEDULER + ".")
+    return in_package(frame.f_globals.get("__name__", "") or "", _SCHEDULER)
 
 
 __all__ = [

@@ -82,10 +82,9 @@ class Node:
     done: set[int] = field(default_factory=set)
     #: The (coarse) footprint of the step each explored thread took here: for sleep sets.
     explored: dict[int, Footprint] = field(default_factory=dict)
-    #: The step taken here in the last race analysis, as (thread, footprint number), and
-    #: the vector clock it got: `DfsSearch._races` reuses them while the trace repeats.
-    event: tuple[int, int] | None = None
-    clock: list[int] | None = None
+    #: The step taken here in the last race analysis, as (thread, footprint number, the
+    #: vector clock it got): `DfsSearch._races` reuses it while the trace repeats.
+    analysed: tuple[int, int, list[int]] | None = None
 
     def cost(self, thread: int) -> int:
         return int(self.current is not None and thread != self.current)
@@ -430,15 +429,15 @@ class DfsSearch:
             if repeats and j < len(nodes):
                 # A step whose trace up to it repeats the last analysis: its races were
                 # added then (backtrack sets only grow) and its clock is the same.
-                node = self.stack[j]
-                repeats = node.event == (p, fid) and node.clock is not None
-                if repeats:
-                    mine = _fit(node.clock, n_threads)  # type: ignore[arg-type]
+                kept = self.stack[j].analysed
+                if kept is not None and kept[0] == p and kept[1] == fid:
+                    mine = _fit(kept[2], n_threads)
                     clocks.append(mine)
                     clock_of[p] = mine
                     last_of[p] = j
                     trace.index(j, p, fid)
                     continue
+                repeats = False
             deps = trace.dependents(p, fid)
             before = clock_of[p]
             prev = last_of[p]
@@ -459,8 +458,7 @@ class DfsSearch:
             clock_of[p] = mine
             last_of[p] = j
             trace.index(j, p, fid)
-            node = self.stack[j]
-            node.event, node.clock = (p, fid), mine
+            self.stack[j].analysed = (p, fid, mine)
 
     def _backtrack(
         self,
@@ -553,14 +551,13 @@ class _Plans:
         files: list[Any] = []
         looks: list[Any] = []
         for key in fp:
-            space, obj, _name, writes = key
+            space, obj, name, writes = key
             if space == "item":
                 files += [(("item", obj), writes), (_ITEMS, writes)]
                 near = [_ITEMS] if obj is ANY else [("item", obj), ("item", ANY)]
             else:
                 # Objects are not told apart here (the memoised `conflict` does that): a name
                 # meets the same name, the wildcard name, and a wildcard meets every name.
-                name = key[2]
                 files += [((space, name), writes), ((space, _EVERY_NAME), writes)]
                 near = [(space, _EVERY_NAME)] if name is ANY else [(space, name), (space, ANY)]
             for b in near:
