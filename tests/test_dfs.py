@@ -466,3 +466,95 @@ def test_verify_enumerates_only_the_methods_a_hunt_draws() -> None:
     assert names == {"put", "total"}
     register = find_model("tests.targets.registers:ThreadBufferedRegister")
     assert {op for op, _args in call_domain(register)} == {"read", "write"}  # not _flush
+
+
+# -- lock programs: what a release and a later acquire of the same lock mean -----------------
+
+
+def program_outcomes(program: list[tuple[str, ...]], bound: int | None, reduction: str) -> Any:
+    """Every distinct end of a lock program (`tests.targets.lock_programs`) under one
+    search: the registers, what each thread read and got, and whether it deadlocked."""
+    return program_search(program, bound, reduction)[0]
+
+
+def program_search(
+    program: list[tuple[str, ...]], bound: int | None, reduction: str
+) -> tuple[set[Any], int]:
+    """`program_outcomes`, and the number of schedules the search ran."""
+    import functools
+
+    from harness.runtime import Executor, World
+    from tests.targets import lock_programs
+
+    search = DfsSearch(bound, reduction)
+    seen = set()
+    with Executor() as ex, World():
+        while (schedule := search.next_schedule()) is not None:
+            shared = lock_programs.Shared(len(program))
+            bodies = [
+                functools.partial(lock_programs.run, shared, t, ops)
+                for t, ops in enumerate(program)
+            ]
+            result = ex.run(bodies, schedule, modules=[lock_programs], capture_values=False)
+            assert not result.errors, result.describe()
+            seen.add((type(result.hang).__name__, shared.state()))
+            search.finish(schedule)
+    return seen, search.stats.schedules
+
+
+def _programs(max_ops: int) -> Any:
+    from tests.targets.lock_programs import OPERATIONS
+
+    thread = st.lists(st.sampled_from(OPERATIONS), min_size=1, max_size=max_ops).map(tuple)
+    return st.one_of(
+        st.lists(thread, min_size=2, max_size=2),
+        st.lists(st.tuples(st.sampled_from(OPERATIONS)), min_size=3, max_size=3),
+    )
+
+
+def _check_lock_program(program: list[tuple[str, ...]], bound: int) -> None:
+    plain = program_outcomes(program, bound, "none")
+    assert program_outcomes(program, bound, "dpor") == plain
+    assert program_outcomes(program, None, "dpor") >= plain
+
+
+@settings(max_examples=60, deadline=None)
+@given(_programs(2))
+def test_dpor_reaches_every_end_of_a_lock_program_that_plain_dfs_reaches(
+    program: list[tuple[str, ...]],
+) -> None:
+    """A patient acquire (no timeout) is never reversed with another thread's release
+    before it -- it could only have blocked there -- but one that can give up (non-blocking,
+    a timeout) must be: it fails where it runs first. Drawn programs of critical sections,
+    nested locks in both orders (deadlocks) and tries, against every interleaving at bound
+    1, and the unbounded search reaches at least what that does."""
+    _check_lock_program(program, 1)
+
+
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None)
+@given(_programs(2))
+def test_dpor_reaches_every_end_of_a_lock_program_at_bound_2(
+    program: list[tuple[str, ...]],
+) -> None:
+    _check_lock_program(program, 2)
+
+
+def test_a_try_that_fails_only_inside_the_critical_section_is_found() -> None:
+    """The try is ordered after the holder's write by reading it, so only reversing it with
+    the holder's release reaches the failed try: a rule that took every acquire for a
+    patient one would not."""
+    program = [("incr_x_in_a",), ("read_x", "try_a_read_x")]
+    ends = program_outcomes(program, 1, "dpor")
+    assert any(False in logs[1] for _hang, (_x, _y, logs) in ends), ends
+    assert ends == program_outcomes(program, 1, "none")
+
+
+def test_critical_sections_on_one_lock_are_explored_once_per_order() -> None:
+    """Two threads, two critical sections each, on one lock and nothing else shared: the
+    unbounded search runs one schedule per order of the four sections (6), not one per
+    place the waiting thread could have tried the lock."""
+    program = [("incr_x_in_a", "write_x_in_a"), ("incr_x_in_a", "write_x_in_a")]
+    ends, schedules = program_search(program, None, "dpor")
+    assert len(ends) == 1  # the last section always writes 2
+    assert schedules == 7, schedules

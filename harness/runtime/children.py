@@ -88,7 +88,7 @@ class _Unwinding:
     aborting = True
     clock = VirtualClock()  # a timed acquire of a held lock reads it, then blocks (raises)
 
-    def sync_point(self, _w: Any, kind: str, _target: str) -> None:
+    def sync_point(self, _w: Any, kind: str, _target: str, *, gives_up: bool = False) -> None:
         # An acquire goes on (`harness.runtime.sync.acquire`): a free lock is taken, so that a
         # `finally` re-taking a Condition's lock unwinds cleanly (nothing else runs meanwhile);
         # a held one blocks, which raises. A release wakes nobody (the run is aborting).

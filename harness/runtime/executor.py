@@ -165,8 +165,9 @@ class Run:
 
     # -- blocking, waking, sleeping: called by the patched primitives -------------------------
 
-    def sync_point(self, w: Worker, kind: str, target: str) -> None:
-        """A scheduling point inside a primitive (acquire, release, sleep)."""
+    def sync_point(self, w: Worker, kind: str, target: str, *, gives_up: bool = False) -> None:
+        """A scheduling point inside a primitive (acquire, release, sleep). `gives_up`: an
+        acquire that can return without the lock (only an `ObservedRun` needs to know)."""
         if self.aborting:
             raise RunAborted
         if w.pending is not None:

@@ -44,8 +44,10 @@ class AccessObserver(Protocol):
     def reach(self, tid: int, point: Point, frame: types.FrameType | None) -> None: ...
 
     def reach_sync(
-        self, tid: int, kind: str, target: str, frame: types.FrameType | None
-    ) -> None: ...
+        self, tid: int, kind: str, target: str, frame: types.FrameType | None, gives_up: bool
+    ) -> None:
+        """A point inside a primitive; `gives_up`: an acquire that can return without the
+        lock (non-blocking or with a timeout), whose outcome then depends on the order."""
 
     def resume(self, tid: int) -> None: ...
 
@@ -76,10 +78,10 @@ class ObservedRun(Run):
         super().at_point(w, point, frame)
         self.observer.resume(w.tid)
 
-    def sync_point(self, w: Worker, kind: str, target: str) -> None:
+    def sync_point(self, w: Worker, kind: str, target: str, *, gives_up: bool = False) -> None:
         if self.aborting:
             raise RunAborted
-        self.observer.reach_sync(w.tid, kind, target, user_frame(sys._getframe(2)))
+        self.observer.reach_sync(w.tid, kind, target, user_frame(sys._getframe(2)), gives_up)
         super().sync_point(w, kind, target)
         self.observer.resume(w.tid)
 

@@ -176,7 +176,10 @@ class Lock:
 def acquire(run: Any, w: Any, lock: Lock, blocking: bool, timeout: float) -> bool:
     """`Lock.acquire` on controlled thread `w`: a point, then blocking cooperatively until the
     lock is free or the timeout passes on virtual time."""
-    run.sync_point(w, "acquire", lock.name)
+    # One that can come back without the lock (non-blocking, or a timeout) tells the
+    # systematic search so: whether it gets the lock depends on when it runs.
+    gives_up = not blocking or (timeout is not None and timeout >= 0)
+    run.sync_point(w, "acquire", lock.name, gives_up=gives_up)
     if lock.try_acquire(w.tid):
         return True
     if not blocking:
