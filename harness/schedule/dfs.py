@@ -24,13 +24,14 @@ decisions between executions and says which prefix to run next, until none is le
                With a bound, the alternative is also added where the earlier step's thread
                was switched in (Coons, Musuvathi & McKinley, OOPSLA 2013), which keeps every
                outcome reachable within the bound.
-               A lock's release and another thread's later acquire of it are never a race
-               to reverse when the acquire waits as long as it takes: run first, it could
-               only block until that release (they are never co-enabled), and blocking is
-               seen by nobody. One that can give up -- non-blocking, or with a timeout --
-               is reversed like any conflict, since it fails where it runs first. Without
-               this, every place a waiting thread could have tried a held lock was its own
-               schedule: the locked Backoffer 2x3 took 497 schedules unbounded, now 21.
+               A release of a lock held when its step began and another thread's later
+               acquire of it are never a race to reverse when the acquire waits as long as
+               it takes: run first, it could only block until that release (they are never
+               co-enabled), and blocking is seen by nobody. One that can give up --
+               non-blocking, or with a timeout -- is reversed like any conflict, since it
+               fails where it runs first. Without this, every place a waiting thread could
+               have tried a held lock was its own schedule: the locked Backoffer 2x3 took
+               497 schedules unbounded, now 21.
 * Fewest preemptions (`exhaust`): the whole bound is searched once; only when that finds a
   failure with p preemptions are bounds 0, 1, ... p-1 searched in turn for a smaller one. A
   scenario with no failure -- what a proof is made of -- is explored once, not once per
@@ -135,11 +136,13 @@ class DfsSchedule:
         self._skip = False
         self._last_closed = -1
         self._number = Numbering()
-        # Steps that end by releasing a lock / start by waiting for one as long as it takes,
-        # by node: such a pair is never a race to reverse (`DfsSearch._races`).
+        # By node: steps that release a lock held when they began, and steps that begin by
+        # waiting for a lock as long as it takes: such a pair is never a race to reverse
+        # (`_reversible`). `_took`: the lock a step began by taking (or trying to).
         self.releases: dict[int, str] = {}
         self.acquires: dict[int, str] = {}
-        self._waits: dict[int, str] = {}
+        self._took: dict[int, str] = {}
+        self._wants: dict[int, tuple[str, bool]] = {}  # thread -> (lock, waits for it)
 
     # -- DecisionSource ------------------------------------------------------------------------
 
@@ -242,9 +245,11 @@ class DfsSchedule:
         fp = self._arrive(tid, frame)
         if kind == "release":
             fp.append(("lock", ANY, target, True))  # released before the point was reached
-            self.releases[self._open[tid]] = target
-        elif kind == "acquire" and not gives_up:
-            self._waits[tid] = target
+            k = self._open[tid]
+            if self._took.get(k) != target:  # else the step took it too: free at its start
+                self.releases[k] = target
+        elif kind == "acquire":
+            self._wants[tid] = (target, not gives_up)
         self._pending[tid] = ("sync", kind, target)
         self._close(tid)
 
@@ -257,8 +262,7 @@ class DfsSchedule:
             _tag, kind, target = pending
             if kind == "acquire":
                 fp.append(("lock", ANY, target, True))
-                if self._waits.pop(tid, None) == target:
-                    self.acquires[self._open[tid]] = target
+                self._takes(tid)
             elif kind == "sleep":
                 fp.append(CLOCK_WRITE)
             return
@@ -271,8 +275,8 @@ class DfsSchedule:
 
     def blocked(self, tid: int, on: Any, deadline: float | None) -> None:
         retry: list[Key] = [("lock", ANY, on.name, True)] if isinstance(on, Lock) else []
-        if isinstance(on, Lock) and deadline is None:
-            self._waits[tid] = on.name
+        if isinstance(on, Lock):
+            self._wants[tid] = (on.name, deadline is None)
         if deadline is not None or not isinstance(on, Lock):
             self._fp(tid).append(CLOCK_WRITE)
             retry.append(CLOCK_WRITE)
@@ -281,9 +285,16 @@ class DfsSchedule:
 
     def unblocked(self, tid: int) -> None:
         self._fp(tid).extend(self._retry.pop(tid, ()))
-        target = self._waits.pop(tid, None)
-        if target is not None:
-            self.acquires[self._open[tid]] = target  # the same patient acquire, retried
+        self._takes(tid)  # a lock's waiter retries its acquire
+
+    def _takes(self, tid: int) -> None:
+        """The step `tid` starts now begins with the acquire it wanted (if any)."""
+        wanted = self._wants.pop(tid, None)
+        if wanted is not None:
+            k = self._open[tid]
+            self._took[k] = wanted[0]
+            if wanted[1]:
+                self.acquires[k] = wanted[0]
 
     def clock_advances(self) -> None:
         if self._last_closed >= 0:

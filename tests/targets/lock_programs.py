@@ -11,6 +11,7 @@ touches; `OPERATIONS` names them, and a thread's body is `run(shared, thread, na
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 
@@ -23,7 +24,9 @@ class Shared:
         self.y = 0
         self.a = threading.Lock()
         self.b = threading.Lock()
+        self.flag = threading.Event()
         self.logs: list[list[Any]] = [[] for _ in range(threads)]
+        self.t0 = time.monotonic()  # virtual time goes on from run to run: log it from here
 
     def state(self) -> tuple[Any, ...]:
         return (self.x, self.y, tuple(tuple(log) for log in self.logs))
@@ -58,6 +61,27 @@ class Shared:
         with self.b, self.a:
             self.y = self.y + 1
 
+    def take_b_in_a(self, log: list[Any]) -> None:
+        with self.a, self.b:  # nothing else: only the locks order it
+            pass
+
+    def take_a_then_read_clock(self, log: list[Any]) -> None:
+        with self.a:
+            pass
+        log.append(time.monotonic() - self.t0)
+
+    def sleep_in_a(self, log: list[Any]) -> None:
+        with self.a:
+            time.sleep(1)
+
+    def set_flag(self, log: list[Any]) -> None:
+        # Event.set takes and releases the Event's inner lock in one step (threading is not
+        # instrumented: no point between them)
+        self.flag.set()
+
+    def wait_flag(self, log: list[Any]) -> None:
+        log.append(self.flag.wait(timeout=0.5))
+
     def try_a_read_x(self, log: list[Any]) -> None:
         got = self.a.acquire(blocking=False)
         log.append(got)
@@ -76,7 +100,7 @@ class Shared:
 OPERATIONS = tuple(name for name in vars(Shared) if not name.startswith("_") and name != "state")
 
 
-def run(shared: Shared, thread: int, names: tuple[str, ...]) -> None:
+def run(shared: Shared, thread: int, names: tuple[str, ...]) -> None:  # noqa: C901, PLR0912
     """One thread's body: its operations in order. (Spelled out, not ``getattr``: a call of
     a computed callable is opaque to the reduction, which would then order everything.)"""
     log = shared.logs[thread]
@@ -97,6 +121,16 @@ def run(shared: Shared, thread: int, names: tuple[str, ...]) -> None:
             shared.incr_x_in_a_then_b(log)
         elif name == "incr_y_in_b_then_a":
             shared.incr_y_in_b_then_a(log)
+        elif name == "take_a_then_read_clock":
+            shared.take_a_then_read_clock(log)
+        elif name == "sleep_in_a":
+            shared.sleep_in_a(log)
+        elif name == "set_flag":
+            shared.set_flag(log)
+        elif name == "wait_flag":
+            shared.wait_flag(log)
+        elif name == "take_b_in_a":
+            shared.take_b_in_a(log)
         elif name == "try_a_read_x":
             shared.try_a_read_x(log)
         elif name == "try_b_incr_y":
