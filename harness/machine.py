@@ -42,7 +42,6 @@ from harness.model import Model, ModelSpec
 from harness.runtime.clock import real_perf_counter
 from harness.runtime.outcome import RunResult
 from harness.scenario import ScenarioRunner
-from harness.schedule.dfs import DfsSchedule, exhaust
 from harness.schedule.drawn import ThreadPreemption
 from harness.schedule.pct import PCTSchedule
 from harness.settings import DEFAULTS, HUNT_STRATEGIES, Settings
@@ -322,6 +321,9 @@ def dfs_round(
     replayed, ready to run the round under the schedule returned: the first failing one, or
     none (no preemption) when every schedule passed.
     """
+    # Here, not at the top: the race analysis is a few ms of every CLI start that never uses it.
+    from harness.schedule.dfs import DfsSchedule, exhaust
+
     prior = list(runner.scenario)
     runner.close()
 

@@ -242,7 +242,13 @@ def test_check_sizes_reports_new_grown_and_stale() -> None:
 
 #: What `harness hunt` never needs: the other engines, the test writer, the distribution
 #: metadata (only --version reads it). Imported at start-up, each costs a cold CLI run time.
-NOT_AT_START = ("harness.verify", "harness.stress.engine", "harness.emit", "harness.html")
+NOT_AT_START = (
+    "harness.verify",
+    "harness.schedule.dfs",
+    "harness.stress.engine",
+    "harness.emit",
+    "harness.html",
+)
 
 
 def test_the_cli_starts_without_the_engines_it_is_not_running() -> None:
