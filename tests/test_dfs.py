@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -471,14 +472,14 @@ def test_verify_enumerates_only_the_methods_a_hunt_draws() -> None:
 # -- lock programs: what a release and a later acquire of the same lock mean -----------------
 
 
-def program_outcomes(program: list[tuple[str, ...]], bound: int | None, reduction: str) -> Any:
+def program_outcomes(program: Sequence[tuple[str, ...]], bound: int | None, reduction: str) -> Any:
     """Every distinct end of a lock program (`tests.targets.lock_programs`) under one
     search: the registers, what each thread read and got, and whether it deadlocked."""
     return program_search(program, bound, reduction)[0]
 
 
 def program_search(
-    program: list[tuple[str, ...]], bound: int | None, reduction: str, cap: int | None = None
+    program: Sequence[tuple[str, ...]], bound: int | None, reduction: str, cap: int | None = None
 ) -> tuple[set[Any], int]:
     """`program_outcomes`, and the number of schedules the search ran (-1 if it stopped at
     `cap` schedules before exhausting the tree)."""
@@ -488,7 +489,7 @@ def program_search(
     from tests.targets import lock_programs
 
     search = DfsSearch(bound, reduction)
-    seen = set()
+    seen: set[Any] = set()
     with Executor() as ex, World():
         while (schedule := search.next_schedule()) is not None:
             if cap is not None and search.stats.schedules >= cap:
