@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import threading
 from time import perf_counter
+from typing import Any
 
 from harness.runtime import Deadlock, Executor, Livelock, Stuck, World
 from harness.schedule import PreemptionSchedule, RandomSchedule
@@ -86,3 +87,51 @@ def test_worker_exception_surfaces_with_traceback(executor: Executor) -> None:
     assert err.thread == 1 and isinstance(err.exception, KeyError)
     assert "in boom" in err.traceback and "KeyError: 'regionMiss'" in err.traceback
     assert c.n == 2  # the other threads still ran to completion
+
+
+class _InterruptedAsItStarts:
+    """A worker's baton whose first release is followed by a KeyboardInterrupt, as when a
+    signal (Ctrl-C, pytest-timeout's SIGALRM) is handled the moment the call that handed the
+    first thread the CPU returns."""
+
+    def __init__(self, baton: Any) -> None:
+        self.baton = baton
+        self.armed = True
+
+    def acquire(self, *args: Any) -> bool:
+        return bool(self.baton.acquire(*args))
+
+    def release(self) -> None:
+        self.baton.release()
+        if self.armed and threading.current_thread() is threading.main_thread():
+            self.armed = False
+            raise KeyboardInterrupt
+
+    def locked(self) -> bool:
+        return bool(self.baton.locked())
+
+
+def test_an_interrupt_as_the_first_thread_starts_unwinds_the_run_it_started() -> None:
+    """The run is already going when that interrupt is raised: it must be unwound like any
+    other, or its threads go on unregistered -- their locks turned real -- while the pool
+    hands them to the next run, which then finds a worker "blocked outside instrumented
+    code" (seen once after a pytest-timeout, under load)."""
+    import pytest
+
+    with Executor() as ex, World():
+        workers = ex._take(2)
+        batons = [w.baton for w in workers]
+        for w in workers:
+            w.baton = _InterruptedAsItStarts(w.baton)  # type: ignore[assignment]
+        accounts = Accounts()
+        with pytest.raises(KeyboardInterrupt):
+            ex.run([accounts.transfer_ab, accounts.transfer_ab], RandomSchedule(0), modules=SYNC)
+        for w, baton in zip(workers, batons, strict=True):
+            w.baton = baton
+        again = Accounts()
+        result = ex.run(
+            [again.transfer_ab, again.transfer_ab], RandomSchedule(1), modules=SYNC, stuck_after=2.0
+        )
+        assert result.ok, result.describe()
+        assert (again.a, again.b) == (80, 120)
+        assert not any(w.lost for w in workers)

@@ -650,8 +650,12 @@ class Executor:
             if first != run.runnable[0]:
                 run.forced.append((0, first))
             run.current = first
-            workers[first].baton.release()
             try:
+                # Inside the try: a signal (Ctrl-C, pytest-timeout's SIGALRM) can be handled
+                # as this call returns, when the first thread already runs, and that run
+                # must be unwound. (None is handled before the call: the interpreter looks
+                # for signals at calls and loops, and nothing here before it is either.)
+                workers[first].baton.release()
                 self._watch(run, stuck_after)
             except BaseException:
                 # Interrupted (Ctrl-C, a timeout) while the workers run: unwind them before
