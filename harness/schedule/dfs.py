@@ -274,9 +274,10 @@ class DfsSchedule:
             )
 
     def blocked(self, tid: int, on: Any, deadline: float | None) -> None:
-        retry: list[Key] = [("lock", ANY, on.name, True)] if isinstance(on, Lock) else []
+        retry: list[Key] = []
         if isinstance(on, Lock):
-            self._wants[tid] = (on.name, deadline is None)
+            retry.append(("lock", ANY, on.name, True))
+            self._wants[tid] = (on.name, deadline is None)  # retried when woken
         if deadline is not None or not isinstance(on, Lock):
             self._fp(tid).append(CLOCK_WRITE)
             retry.append(CLOCK_WRITE)
@@ -475,10 +476,9 @@ class DfsSearch:
             deps = trace.dependents(p, fid)
             before = clock_of[p]
             prev = last_of[p]
-            concurrent = _reversible(
-                schedule, j, [i for i in deps if before[events[i][0]] <= local[i]]
-            )
+            concurrent = [i for i in deps if before[events[i][0]] <= local[i]]
             if concurrent:
+                concurrent = _reversible(schedule, j, concurrent)
                 late = [i for i in concurrent if i > prev]
                 early = [i for i in concurrent if i < prev]
                 for i in [*late, *([max(early)] if early else [])]:
